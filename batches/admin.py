@@ -1,0 +1,62 @@
+from django.contrib import admin
+from django.db.models import Count, Q
+
+from batches.models import Batch, Project
+
+
+class ProjectInline(admin.TabularInline):
+    model = Project
+    fields = ("row_number", "name", "status", "provider", "model_name", "error_message")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+
+@admin.register(Batch)
+class BatchAdmin(admin.ModelAdmin):
+    list_display = ("name", "owner", "status", "project_count", "generated_count", "uploaded_at")
+    list_filter = ("status", "uploaded_at")
+    search_fields = ("name", "original_filename", "owner__username")
+    readonly_fields = ("token", "uploaded_at", "updated_at")
+    list_select_related = ("owner",)
+    inlines = [ProjectInline]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _projects=Count("projects"),
+                _generated=Count("projects", filter=Q(projects__status=Project.Status.GENERATED)),
+            )
+        )
+
+    @admin.display(description="projekty", ordering="_projects")
+    def project_count(self, obj: Batch) -> int:
+        return obj._projects
+
+    @admin.display(description="gotowe karty", ordering="_generated")
+    def generated_count(self, obj: Batch) -> int:
+        return obj._generated
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ("name", "batch", "row_number", "status", "provider", "model_name", "generated_at")
+    list_filter = ("status", "provider", "requested_provider")
+    search_fields = ("name", "responsible_person", "batch__name")
+    list_select_related = ("batch",)
+    readonly_fields = ("queued_at", "started_at", "generated_at", "updated_at")
+    actions = ["requeue"]
+
+    @admin.action(description="Generuj ponownie wybrane projekty (bez nadpisywania edycji ręcznych)")
+    def requeue(self, request, queryset):
+        from cards.services import projects_enqueue
+
+        count = 0
+        for batch_id in set(queryset.values_list("batch_id", flat=True)):
+            batch = Batch.objects.get(pk=batch_id)
+            ids = list(queryset.filter(batch_id=batch_id).values_list("pk", flat=True))
+            count += projects_enqueue(project_ids=ids, provider="", batch=batch)
+        self.message_user(request, f"Dodano do kolejki: {count}.")

@@ -1,0 +1,1041 @@
+"""Reading and validating the projects workbook (.xlsx) that tax consultants upload.
+
+Pure module: no Django, no database. ``parse_workbook`` returns every project row of a
+valid file or raises ``WorkbookError`` listing every problem at once, each with the
+spreadsheet row number as Excel shows it and the column header as written in the file.
+All user-facing messages are Polish sentences that say what to do.
+
+Real client files are messy, so the parser tolerates: title rows above the header, headers
+in another case / with doubled spaces / without Polish letters, the projects sheet not being
+the active one, thousands of rows that hold only formatting, dates typed as text or as bare
+Excel serial numbers, HTML and control characters pasted into cells. Anything that is not a
+readable .xlsx (old .xls, password-protected, .ods, CSV, corrupted zip, XML bombs) becomes a
+``WorkbookError`` with its own message; no openpyxl/zipfile exception escapes.
+"""
+
+from __future__ import annotations
+
+import datetime
+import html
+import io
+import logging
+import math
+import os
+import re
+import unicodedata
+import zipfile
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Iterable, Union
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.cell.read_only import EMPTY_CELL
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.datetime import WINDOWS_EPOCH, from_excel
+from openpyxl.worksheet.datavalidation import DataValidation
+
+try:  # openpyxl picks defusedxml up by itself; we only need the exception type.
+    from defusedxml import DefusedXmlException
+except ImportError:  # pragma: no cover - defusedxml is a hard requirement
+    DefusedXmlException = ()  # type: ignore[assignment,misc]
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "MAX_PROJECTS_DEFAULT",
+    "REQUIRED_COLUMNS",
+    "Problem",
+    "ProjectRow",
+    "WorkbookError",
+    "parse_workbook",
+    "template_workbook",
+]
+
+REQUIRED_COLUMNS: dict[str, str] = {
+    "name": "Nazwa projektu",
+    "description": "Opis",
+    "start_date": "Data rozpoczęcia",
+    "end_date": "Data zakończenia",
+    "goal": "Cel projektu",
+    "responsible_person": "Osoba odpowiedzialna",
+}
+MAX_PROJECTS_DEFAULT = 20
+
+# field -> (min, max) characters, measured after cleaning
+TEXT_LIMITS: dict[str, tuple[int, int]] = {
+    "name": (1, 255),
+    "description": (100, 5000),
+    "goal": (50, 2000),
+    "responsible_person": (1, 255),
+}
+TEXT_FIELDS = ("name", "description", "goal", "responsible_person")
+DATE_FIELDS = ("start_date", "end_date")
+MULTILINE_FIELDS = frozenset({"description", "goal"})
+
+HEADER_SCAN_ROWS = 20  # the header row is looked for among the first rows of each sheet
+MIN_HEADER_MATCHES = 2  # fewer required headers in a row than this: not a header row at all
+MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024  # zip bomb guard (declared sizes bound zipfile's output)
+MIN_YEAR, MAX_YEAR = 1980, 2100  # a date outside is almost surely a typo or a stray number
+
+# Other header spellings seen in real files (compared after normalisation, see _header_key).
+_HEADER_ALIASES: dict[str, tuple[str, ...]] = {
+    "name": ("nazwa", "tytul projektu"),
+    "description": ("opis projektu",),
+    "start_date": ("data rozpoczecia projektu", "data poczatku", "data poczatku projektu"),
+    "end_date": ("data zakonczenia projektu", "data konca", "data konca projektu"),
+    "goal": ("cel",),
+    "responsible_person": ("osoba odpowiedzialna za projekt",),
+}
+
+OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, BinaryIO]
+
+
+# --------------------------------------------------------------------------- data types
+
+
+@dataclass(frozen=True)
+class ProjectRow:
+    row_number: int  # spreadsheet row as Excel shows it (1-based)
+    name: str
+    description: str
+    start_date: datetime.date
+    end_date: datetime.date
+    goal: str
+    responsible_person: str
+    # extra columns in sheet order: (header as written, value as clean text); empty cells omitted
+    extra: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Problem:
+    message: str  # Polish, complete sentence, says what to do
+    row: int | None = None  # Excel row number, None for whole-file problems
+    column: str | None = None  # header as written in the file (canonical name if missing)
+
+    def __str__(self) -> str:
+        if self.row is not None and self.column is not None:
+            return f"Wiersz {self.row}, kolumna „{self.column}”: {self.message}"
+        if self.row is not None:
+            return f"Wiersz {self.row}: {self.message}"
+        if self.column is not None:
+            return f"Kolumna „{self.column}”: {self.message}"
+        return self.message
+
+
+class WorkbookError(Exception):
+    """The file cannot be accepted; ``problems`` lists every reason, in row then column order."""
+
+    def __init__(self, problems: Iterable[Problem]):
+        self.problems: list[Problem] = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    def __str__(self) -> str:
+        return "\n".join(str(p) for p in self.problems)
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def _plural(n: int, one: str, few: str, many: str) -> str:
+    """Polish plural: 1 projekt, 2 projekty, 5 projektów, 22 projekty, 112 projektów."""
+    if n == 1:
+        return one
+    if n % 10 in (2, 3, 4) and n % 100 not in (12, 13, 14):
+        return few
+    return many
+
+
+def _chars(n: int) -> str:
+    return f"{n} {_plural(n, 'znak', 'znaki', 'znaków')}"
+
+
+def _projects(n: int) -> str:
+    return f"{n} {_plural(n, 'projekt', 'projekty', 'projektów')}"
+
+
+SAVE_AS_XLSX = "zapisz go jako „Skoroszyt programu Excel (*.xlsx)” (Plik → Zapisz jako) i prześlij ponownie"
+
+MSG_EMPTY_FILE = "Plik jest pusty. Wybierz plik .xlsx z projektami i prześlij go ponownie."
+MSG_XLS = (
+    "Plik jest w starym formacie Excela (.xls), którego nie obsługujemy. "
+    f"Otwórz go w Excelu, {SAVE_AS_XLSX}."
+)
+MSG_ENCRYPTED = (
+    "Plik jest chroniony hasłem, więc nie da się go odczytać. Otwórz go w Excelu, usuń hasło "
+    "(Plik → Informacje → Chroń skoroszyt → Szyfruj przy użyciu hasła, wyczyść pole hasła), "
+    "zapisz jako .xlsx i prześlij ponownie."
+)
+MSG_ODS = (
+    "Plik jest w formacie OpenDocument (.ods, np. z LibreOffice Calc), którego nie obsługujemy. "
+    f"Otwórz go w arkuszu kalkulacyjnym i {SAVE_AS_XLSX}."
+)
+MSG_OPENDOCUMENT_OTHER = (
+    "Plik jest dokumentem OpenDocument, a nie skoroszytem Excela. "
+    "Prześlij arkusz z projektami zapisany jako „Skoroszyt programu Excel (*.xlsx)”."
+)
+MSG_DOCX = (
+    "Plik jest dokumentem Worda, a nie skoroszytem Excela. Przenieś projekty do arkusza "
+    "(najlepiej do pobranego szablonu) i prześlij plik .xlsx."
+)
+MSG_PPTX = (
+    "Plik jest prezentacją PowerPointa, a nie skoroszytem Excela. Przenieś projekty do arkusza "
+    "(najlepiej do pobranego szablonu) i prześlij plik .xlsx."
+)
+MSG_CSV = (
+    "Plik nie jest skoroszytem Excela (.xlsx) — wygląda na plik tekstowy (np. CSV). "
+    f"Otwórz go w Excelu, {SAVE_AS_XLSX}."
+)
+MSG_HTML = (
+    "Plik nie jest skoroszytem Excela (.xlsx) — to strona HTML (tak eksportują dane niektóre programy, "
+    f"nawet gdy nadają plikowi rozszerzenie .xls). Otwórz go w Excelu, {SAVE_AS_XLSX}."
+)
+MSG_XML_2003 = (
+    "Plik jest w formacie „Arkusz XML programu Excel 2003”, którego nie obsługujemy. "
+    f"Otwórz go w Excelu, {SAVE_AS_XLSX}."
+)
+MSG_PDF = (
+    "Plik jest dokumentem PDF, a nie skoroszytem Excela. Przenieś projekty do arkusza "
+    "(najlepiej do pobranego szablonu) i prześlij plik .xlsx."
+)
+MSG_NOT_XLSX = (
+    "Plik nie jest skoroszytem Excela (.xlsx) i nie da się go odczytać. "
+    "Prześlij plik zapisany jako „Skoroszyt programu Excel (*.xlsx)”, najlepiej na podstawie pobranego szablonu."
+)
+MSG_ZIP_NOT_WORKBOOK = (
+    "Plik jest archiwum ZIP, ale nie zawiera skoroszytu Excela. Rozpakuj go albo "
+    "prześlij bezpośrednio plik .xlsx z projektami."
+)
+MSG_CORRUPTED = (
+    "Plik .xlsx jest uszkodzony lub niekompletny i nie da się go odczytać. Otwórz go w Excelu, "
+    "zapisz ponownie jako .xlsx i prześlij jeszcze raz (jeśli Excel go nie otworzy, wyślij plik ponownie od klienta)."
+)
+MSG_FORBIDDEN_XML = (
+    "Plik zawiera niedozwolone konstrukcje XML (np. definicje encji) i ze względów bezpieczeństwa "
+    f"nie zostanie odczytany. Otwórz go w Excelu, {SAVE_AS_XLSX}."
+)
+MSG_TOO_LARGE = (
+    "Plik po rozpakowaniu jest zbyt duży, by był zwykłą listą projektów. Usuń zbędne arkusze, "
+    "obrazy i puste sformatowane wiersze, zapisz plik i prześlij go ponownie."
+)
+MSG_NO_SHEETS = "Skoroszyt nie zawiera żadnego arkusza z danymi. Wpisz projekty do szablonu i prześlij plik ponownie."
+
+
+def _msg_no_header() -> str:
+    headers = ", ".join(f"„{h}”" for h in REQUIRED_COLUMNS.values())
+    return (
+        f"Nie znaleziono arkusza z wierszem nagłówków ({headers}) w pierwszych {HEADER_SCAN_ROWS} wierszach. "
+        "Wpisz te nagłówki nad projektami (najprościej skorzystać z pobranego szablonu) i prześlij plik ponownie."
+    )
+
+
+# --------------------------------------------------------------------------- text cleaning
+
+_SCRIPT_STYLE = re.compile(r"<\s*(script|style|template|iframe|object)\b[^>]*>.*?<\s*/\s*\1\s*>", re.I | re.S)
+_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.S)
+_BLOCK_TAG = re.compile(
+    r"<\s*/?\s*(?:br|p|div|li|tr|ul|ol|table|h[1-6]|blockquote|pre)\b[^<>]*>",
+    re.I,
+)
+_ANY_TAG = re.compile(r"<\s*/?\s*[A-Za-z][A-Za-z0-9:_-]*(?:\s[^<>]*)?/?\s*>")
+_EXCEL_ESCAPE = re.compile(r"_x(00[01][0-9A-Fa-f]|007[Ff])_")  # Excel's _x000D_ escapes of control chars
+_SPACES = re.compile(r"[ ]{2,}")
+_MANY_NEWLINES = re.compile(r"\n{3,}")
+
+_LINE_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+_SPACE_CHARS = "\t\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
+_DROP_CHARS = (
+    "".join(chr(c) for c in range(0x20) if chr(c) not in "\t\n" + _LINE_BREAKS)
+    + "\x7f"
+    + "".join(chr(c) for c in range(0x80, 0xA0) if chr(c) != "\x85")
+    + "\u00ad\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2061\u2062\u2063\u2064"
+    + "\ufeff\ufffe\uffff"
+)
+_TRANSLATE = {ord(c): None for c in _DROP_CHARS}
+_TRANSLATE.update({ord(c): "\n" for c in _LINE_BREAKS})
+_TRANSLATE.update({ord(c): " " for c in _SPACE_CHARS})
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def _strip_html(text: str) -> str:
+    if "<" not in text:
+        return text
+    before = text
+    text = _SCRIPT_STYLE.sub("", text)
+    text = _COMMENT.sub("", text)
+    text = _BLOCK_TAG.sub("\n", text)
+    text = _ANY_TAG.sub("", text)
+    if text != before:
+        # Pasted HTML also brings entities (&amp; &nbsp;); decode them, then make sure
+        # decoding did not produce new tags (&lt;b&gt;).
+        text = html.unescape(text)
+        text = _BLOCK_TAG.sub("\n", text)
+        text = _ANY_TAG.sub("", text)
+    return text
+
+
+def clean_text(value: str, *, multiline: bool = True) -> str:
+    """Plain, trimmed text: no HTML tags, no control/invisible characters, normal spaces.
+
+    Newlines are kept (at most one empty line in a row) when ``multiline``; otherwise the
+    text becomes a single line. Polish letters are kept (and composed, NFC).
+    """
+    if "_x" in value:
+        value = _EXCEL_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), value)
+    value = value.replace("\r\n", "\n")
+    value = _strip_html(value)
+    value = value.translate(_TRANSLATE)
+    value = _SURROGATES.sub("", value)
+    value = unicodedata.normalize("NFC", value)
+    if not multiline:
+        return _SPACES.sub(" ", value.replace("\n", " ")).strip()
+    lines = [_SPACES.sub(" ", line).strip() for line in value.split("\n")]
+    return _MANY_NEWLINES.sub("\n\n", "\n".join(lines)).strip("\n ")
+
+
+def _format_number(value: float | int, number_format: str | None = None) -> str:
+    if isinstance(value, bool):
+        return "PRAWDA" if value else "FAŁSZ"
+    if number_format and "%" in number_format and not isinstance(value, bool):
+        return _format_number(value * 100) + "%"
+    if isinstance(value, int):
+        return str(value)
+    if not math.isfinite(value):
+        return str(value)
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    # 15 significant digits is what Excel itself keeps; Polish decimal comma.
+    return format(value, ".15g").replace(".", ",")
+
+
+def _format_date(value: datetime.date) -> str:
+    return f"{value.day:02d}.{value.month:02d}.{value.year:04d}"
+
+
+def _to_text(value: Any, *, multiline: bool = True, number_format: str | None = None) -> str:
+    """Any cell value as clean text ('' for empty)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return clean_text(value, multiline=multiline)
+    if isinstance(value, (bool, int, float)):
+        return _format_number(value, number_format)
+    if isinstance(value, datetime.datetime):
+        text = _format_date(value)
+        if value.time() != datetime.time(0):
+            text += f" {value.hour:02d}:{value.minute:02d}"
+        return text
+    if isinstance(value, datetime.date):
+        return _format_date(value)
+    if isinstance(value, datetime.time):
+        return f"{value.hour:02d}:{value.minute:02d}"
+    return clean_text(str(value), multiline=multiline)
+
+
+def _header_text(value: Any) -> str:
+    return _to_text(value, multiline=False)
+
+
+def _header_key(text: str) -> str:
+    """Comparable form of a header: no case, diacritics, punctuation, extra spaces or '(…)' suffix."""
+    text = re.sub(r"\([^()]*\)\s*$", "", text)
+    text = text.replace("ł", "l").replace("Ł", "L")
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = re.sub(r"[^0-9a-z]+", " ", text.casefold())
+    return text.strip()
+
+
+_HEADER_LOOKUP: dict[str, str] = {}
+for _field, _canonical in REQUIRED_COLUMNS.items():
+    _HEADER_LOOKUP[_header_key(_canonical)] = _field
+    for _alias in _HEADER_ALIASES.get(_field, ()):
+        _HEADER_LOOKUP[_header_key(_alias)] = _field
+
+
+# --------------------------------------------------------------------------- dates
+
+_DMY = re.compile(r"^(\d{1,2})\s*[.\-/]\s*(\d{1,2})\s*[.\-/]\s*(\d{4})$")
+_YMD = re.compile(r"^(\d{4})\s*[.\-/]\s*(\d{1,2})\s*[.\-/]\s*(\d{1,2})$")
+_TIME_SUFFIX = re.compile(r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)$")
+_YEAR_SUFFIX = re.compile(r"\s*(?:r\.?|rok)$", re.I)
+_SERIAL = re.compile(r"^\d{1,7}(?:[.,]\d+)?$")
+_SHORT_YEAR = re.compile(r"^\d{1,2}[.\-/]\d{1,2}[.\-/]\d{2}$")
+
+
+class _DateProblem(Exception):
+    pass
+
+
+def _date_hint() -> str:
+    return "Wpisz datę w formacie DD.MM.RRRR, np. 01.03.2024."
+
+
+def _serial_to_date(value: float, epoch: datetime.datetime) -> datetime.date:
+    try:
+        converted = from_excel(value, epoch)
+    except (OverflowError, ValueError, TypeError):
+        raise _DateProblem(f"Liczba {_format_number(value)} nie jest poprawną datą. {_date_hint()}") from None
+    if not isinstance(converted, datetime.datetime):  # a fraction of a day: a time, not a date
+        raise _DateProblem(f"Liczba {_format_number(value)} nie jest poprawną datą. {_date_hint()}")
+    return converted.date()
+
+
+def _check_range(value: datetime.date) -> datetime.date:
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise _DateProblem(f"Data {_format_date(value)} wygląda na błędną (rok {value.year}). {_date_hint()}")
+    return value
+
+
+def _parse_date(value: Any, epoch: datetime.datetime) -> datetime.date:
+    """A date from a date cell, text 'DD.MM.RRRR' / 'RRRR-MM-DD', or an Excel serial number."""
+    if isinstance(value, datetime.datetime):
+        return _check_range(value.date())
+    if isinstance(value, datetime.date):
+        return _check_range(value)
+    if isinstance(value, datetime.time):
+        raise _DateProblem(f"Komórka zawiera godzinę, a nie datę. {_date_hint()}")
+    if isinstance(value, bool):
+        raise _DateProblem(f"Komórka zawiera wartość logiczną zamiast daty. {_date_hint()}")
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _DateProblem(f"Komórka nie zawiera daty. {_date_hint()}")
+        return _check_range(_serial_to_date(value, epoch))
+
+    text = _to_text(value, multiline=False)
+    shown = text if len(text) <= 40 else text[:40] + "…"
+    candidate = _YEAR_SUFFIX.sub("", text).strip()
+    candidate = _TIME_SUFFIX.sub("", candidate).strip()
+    match = _DMY.match(candidate)
+    if match:
+        day, month, year = (int(g) for g in match.groups())
+    else:
+        match = _YMD.match(candidate)
+        if match:
+            year, month, day = (int(g) for g in match.groups())
+    if match:
+        try:
+            return _check_range(datetime.date(year, month, day))
+        except ValueError:
+            raise _DateProblem(f"Data „{shown}” nie istnieje w kalendarzu. Sprawdź dzień i miesiąc. {_date_hint()}") from None
+    if _SERIAL.match(candidate):
+        return _check_range(_serial_to_date(float(candidate.replace(",", ".")), epoch))
+    if _SHORT_YEAR.match(candidate):
+        raise _DateProblem(f"W dacie „{shown}” rok ma tylko dwie cyfry. Wpisz pełny rok, w formacie DD.MM.RRRR.")
+    raise _DateProblem(f"Nie rozpoznano daty „{shown}”. {_date_hint()}")
+
+
+# --------------------------------------------------------------------------- file sniffing
+
+
+def _read_source(source: Source) -> bytes:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source)
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            with open(source, "rb") as handle:
+                return handle.read()
+        except OSError:
+            logger.warning("Cannot read workbook file %r", source, exc_info=True)
+            raise WorkbookError([Problem("Nie udało się otworzyć pliku. Prześlij go ponownie.")]) from None
+    if hasattr(source, "read"):
+        try:
+            if hasattr(source, "seek"):
+                source.seek(0)
+        except (OSError, ValueError):
+            pass
+        data = source.read()
+        if isinstance(data, str):  # opened in text mode: there is nothing sensible to do with it
+            data = data.encode("utf-8", "surrogateescape")
+        return bytes(data or b"")
+    raise TypeError(f"parse_workbook() needs a path, bytes or a binary file object, not {type(source).__name__}")
+
+
+def _looks_like_text(head: bytes) -> bool:
+    if b"\x00" in head:
+        return False
+    for encoding in ("utf-8", "cp1250"):
+        try:
+            text = head.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        printable = sum(1 for c in text if c.isprintable() or c in "\r\n\t")
+        return printable >= 0.95 * max(len(text), 1)
+    return False
+
+
+def _sniff_non_zip(data: bytes) -> Problem:
+    if data.startswith(OLE2_SIGNATURE):
+        # An encrypted .xlsx is an OLE2 container holding an "EncryptedPackage" stream; directory
+        # entry names are UTF-16LE. Best effort: look for the name anywhere in the file.
+        if "EncryptedPackage".encode("utf-16-le") in data or b"EncryptedPackage" in data:
+            return Problem(MSG_ENCRYPTED)
+        return Problem(MSG_XLS)
+    head = data[:4096]
+    if head.startswith(b"%PDF"):
+        return Problem(MSG_PDF)
+    lowered = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if b"urn:schemas-microsoft-com:office:spreadsheet" in data[:65536].lower():
+        return Problem(MSG_XML_2003)
+    if lowered.startswith((b"<!doctype html", b"<html", b"<table", b"<meta")) or b"<html" in lowered:
+        return Problem(MSG_HTML)
+    if _looks_like_text(head):
+        return Problem(MSG_CSV)
+    return Problem(MSG_NOT_XLSX)
+
+
+def _sniff_zip(archive: zipfile.ZipFile) -> Problem | None:
+    names = set(archive.namelist())
+    if "mimetype" in names:
+        try:
+            mimetype = archive.read("mimetype")[:200]
+        except Exception:  # noqa: BLE001 - any failure means a broken archive
+            return Problem(MSG_CORRUPTED)
+        if b"opendocument.spreadsheet" in mimetype:
+            return Problem(MSG_ODS)
+        if b"opendocument" in mimetype:
+            return Problem(MSG_OPENDOCUMENT_OTHER)
+    if "xl/workbook.xml" not in names and not any(n.startswith("xl/") for n in names):
+        if "word/document.xml" in names:
+            return Problem(MSG_DOCX)
+        if "ppt/presentation.xml" in names:
+            return Problem(MSG_PPTX)
+        return Problem(MSG_ZIP_NOT_WORKBOOK)
+    if "[Content_Types].xml" not in names:
+        return Problem(MSG_CORRUPTED)
+    if sum(info.file_size for info in archive.infolist()) > MAX_UNCOMPRESSED_BYTES:
+        return Problem(MSG_TOO_LARGE)
+    return None
+
+
+# --------------------------------------------------------------------------- sheet reading
+
+
+@dataclass
+class _Header:
+    row: int
+    # field -> list of (column index 1-based, header as written)
+    required: dict[str, list[tuple[int, str]]]
+    # every non-empty header cell: column index -> header as written
+    cells: dict[int, str]
+
+    @property
+    def score(self) -> int:
+        return len(self.required)
+
+
+def _iter_rows(ws, *, min_row: int = 1, max_row: int | None = None, max_col: int | None = None):
+    """(row number, cells) for each row; rows are counted because openpyxl fills gaps with ()."""
+    row_number = min_row - 1
+    for cells in ws.iter_rows(min_row=min_row, max_row=max_row, max_col=max_col):
+        row_number += 1
+        yield row_number, cells
+
+
+def _find_header(ws) -> _Header | None:
+    best: _Header | None = None
+    for row_number, cells in _iter_rows(ws, max_row=HEADER_SCAN_ROWS):
+        required: dict[str, list[tuple[int, str]]] = {}
+        written: dict[int, str] = {}
+        for index, cell in enumerate(cells, start=1):
+            value = cell.value
+            if value is None:
+                continue
+            text = _header_text(value)
+            if not text:
+                continue
+            written[index] = text
+            field = _HEADER_LOOKUP.get(_header_key(text))
+            if field:
+                required.setdefault(field, []).append((index, text))
+        if len(required) >= MIN_HEADER_MATCHES and (best is None or len(required) > best.score):
+            best = _Header(row_number, required, written)
+            if best.score == len(REQUIRED_COLUMNS):
+                break
+    return best
+
+
+def _ordered_sheets(wb) -> list:
+    sheets = list(wb.worksheets)
+    try:
+        active = wb.active
+    except Exception:  # noqa: BLE001 - a broken activeTab index must not stop us
+        active = None
+    ordered = [active] if active in sheets else []
+    ordered += [ws for ws in sheets if ws is not active and getattr(ws, "sheet_state", "visible") == "visible"]
+    ordered += [ws for ws in sheets if ws not in ordered]
+    return ordered
+
+
+def _choose_sheet(wb) -> tuple[Any, _Header | None]:
+    best_ws, best = None, None
+    for ws in _ordered_sheets(wb):
+        # Dimensions written in the file may be huge (A1:XFD1048576) or wrong; openpyxl would
+        # then pad every row to that width and emit empty rows up to it. Ignore them.
+        ws.reset_dimensions()
+        header = _find_header(ws)
+        if header is None:
+            continue
+        if best is None or header.score > best.score:
+            best_ws, best = ws, header
+            if header.score == len(REQUIRED_COLUMNS):
+                break
+    return best_ws, best
+
+
+def _header_problems(header: _Header) -> list[Problem]:
+    problems: list[Problem] = []
+    for field, canonical in REQUIRED_COLUMNS.items():
+        if field not in header.required:
+            problems.append(
+                Problem(
+                    f"Brakuje kolumny „{canonical}”. Dodaj ją w wierszu nagłówków (wiersz {header.row}) "
+                    "i uzupełnij dla każdego projektu.",
+                    column=canonical,
+                )
+            )
+    duplicates: list[Problem] = []
+    for field, occurrences in header.required.items():
+        if len(occurrences) > 1:
+            letters = ", ".join(get_column_letter(index) for index, _ in occurrences)
+            duplicates.append(
+                Problem(
+                    f"Kolumna „{REQUIRED_COLUMNS[field]}” występuje kilka razy (kolumny {letters}). "
+                    "Zostaw tylko jedną i prześlij plik ponownie.",
+                    row=header.row,
+                    column=occurrences[1][1],
+                )
+            )
+    duplicates.sort(key=lambda p: p.column or "")
+    return problems + duplicates
+
+
+@dataclass
+class _RawRow:
+    row: int
+    values: dict[int, Any]  # column index -> value (only non-empty)
+    formats: dict[int, str]
+
+
+def _last_row_with_values(ws) -> int | None:
+    """Number of the last row holding any cell value, found by a fast lxml pass over the sheet XML.
+
+    Files often carry thousands of rows that hold only formatting (their <c> elements have
+    a style but no <v>); openpyxl would parse each of them cell by cell. Knowing where the
+    data ends lets openpyxl stop there. Row numbers follow openpyxl's own rule (the ``r``
+    attribute, else previous + 1). Any doubt returns None: no bound, just slower.
+    """
+    try:
+        from lxml import etree
+    except ImportError:  # pragma: no cover - lxml comes with python-docx
+        return None
+    get_source = getattr(ws, "_get_source", None)
+    if get_source is None:
+        return None
+    last = 0
+    counter = 0
+    try:
+        with get_source() as source:
+            events = etree.iterparse(
+                source,
+                events=("start", "end"),
+                tag=("{*}row", "{*}v", "{*}is", "{*}f", "{*}sheetData"),
+                resolve_entities=False,
+                no_network=True,
+                load_dtd=False,
+                huge_tree=False,
+            )
+            for event, element in events:
+                tag = element.tag.rsplit("}", 1)[-1]
+                if event == "start":
+                    if tag == "row":
+                        r = element.get("r")
+                        if r is None:
+                            counter += 1
+                        else:
+                            number = float(r)
+                            if not number.is_integer():
+                                return None
+                            counter = int(number)
+                    elif tag in ("v", "is", "f"):
+                        last = max(last, counter)
+                elif tag == "row":
+                    element.clear()
+                    parent = element.getparent()
+                    while parent is not None and element.getprevious() is not None:
+                        del parent[0]
+                elif tag == "sheetData":
+                    break
+    except Exception:  # noqa: BLE001 - openpyxl's own (defused) parse will report real damage
+        logger.info("Pre-scan of sheet %r failed; reading it without a row bound", ws.title, exc_info=True)
+        return None
+    return last
+
+
+def _collect_rows(ws, header: _Header, wanted: Iterable[int], required_columns: Iterable[int]) -> list[_RawRow]:
+    """Non-blank rows under the header. A row counts when any required column holds something."""
+    wanted = sorted(set(wanted))
+    required_set = set(required_columns)
+    max_col = wanted[-1]
+    rows: list[_RawRow] = []
+    last_row = _last_row_with_values(ws)
+    if last_row is not None and last_row <= header.row:
+        return rows
+    filler = None  # openpyxl yields one shared tuple of EMPTY_CELLs for each row absent from the file
+    for row_number, cells in _iter_rows(ws, min_row=header.row + 1, max_row=last_row, max_col=max_col):
+        if not cells or cells is filler:
+            continue
+        if filler is None and all(cell is EMPTY_CELL for cell in cells):
+            filler = cells
+            continue
+        values: dict[int, Any] = {}
+        formats: dict[int, str] = {}
+        for index in wanted:
+            if index > len(cells):
+                break
+            cell = cells[index - 1]
+            value = cell.value
+            if value is None:
+                continue
+            if isinstance(value, str) and not value.strip():
+                continue
+            values[index] = value
+            number_format = getattr(cell, "number_format", None)
+            if number_format:
+                formats[index] = number_format
+        if not values:
+            continue
+        if not any(
+            index in required_set and _to_text(value, multiline=False) for index, value in values.items()
+        ):
+            continue  # only formatting, spaces, stray extras or HTML debris: not a project
+        rows.append(_RawRow(row_number, values, formats))
+    return rows
+
+
+def _validate_row(
+    raw: _RawRow, columns: dict[str, tuple[int, str]], extras: list[tuple[int, str]], epoch: datetime.datetime
+) -> tuple[ProjectRow | None, list[tuple[int, Problem]]]:
+    problems: list[tuple[int, Problem]] = []  # (column index, problem) for sorting
+    data: dict[str, Any] = {}
+
+    for field in TEXT_FIELDS:
+        index, header = columns[field]
+        value = raw.values.get(index)
+        multiline = field in MULTILINE_FIELDS
+        text = _to_text(value, multiline=multiline, number_format=raw.formats.get(index))
+        data[field] = text
+        low, high = TEXT_LIMITS[field]
+        message = None
+        if not text:
+            message = _EMPTY_MESSAGES[field]
+        elif len(text) < low:
+            cleaned_away = isinstance(value, str) and len(value.strip()) > len(text) + 5
+            message = _too_short(field, len(text), low, cleaned_away)
+        elif len(text) > high:
+            message = _too_long(field, len(text), high)
+        if message:
+            problems.append((index, Problem(message, raw.row, header)))
+
+    dates: dict[str, datetime.date | None] = {}
+    for field in DATE_FIELDS:
+        index, header = columns[field]
+        value = raw.values.get(index)
+        dates[field] = None
+        if value is None or (isinstance(value, str) and not _to_text(value, multiline=False)):
+            problems.append((index, Problem(_EMPTY_MESSAGES[field], raw.row, header)))
+            continue
+        try:
+            dates[field] = _parse_date(value, epoch)
+        except _DateProblem as exc:
+            problems.append((index, Problem(str(exc), raw.row, header)))
+    start, end = dates["start_date"], dates["end_date"]
+    if start is not None and end is not None and end < start:
+        index, header = columns["end_date"]
+        problems.append(
+            (
+                index,
+                Problem(
+                    f"Data zakończenia ({_format_date(end)}) jest wcześniejsza niż data rozpoczęcia "
+                    f"({_format_date(start)}). Popraw jedną z dat.",
+                    raw.row,
+                    header,
+                ),
+            )
+        )
+
+    if problems:
+        return None, problems
+
+    extra: list[tuple[str, str]] = []
+    for index, header in extras:
+        value = raw.values.get(index)
+        if value is None:
+            continue
+        text = _to_text(value, multiline=False, number_format=raw.formats.get(index))
+        if text:
+            extra.append((header, text))
+
+    return (
+        ProjectRow(
+            row_number=raw.row,
+            name=data["name"],
+            description=data["description"],
+            start_date=start,  # type: ignore[arg-type]
+            end_date=end,  # type: ignore[arg-type]
+            goal=data["goal"],
+            responsible_person=data["responsible_person"],
+            extra=tuple(extra),
+        ),
+        [],
+    )
+
+
+_EMPTY_MESSAGES = {
+    "name": "Brak nazwy projektu. Wpisz nazwę projektu.",
+    "description": "Brak opisu projektu. Wpisz opis projektu (co najmniej 100 znaków).",
+    "goal": "Brak celu projektu. Wpisz cel projektu (co najmniej 50 znaków).",
+    "responsible_person": "Brak osoby odpowiedzialnej. Wpisz imię i nazwisko osoby odpowiedzialnej za projekt.",
+    "start_date": "Brak daty rozpoczęcia. Wpisz datę w formacie DD.MM.RRRR.",
+    "end_date": "Brak daty zakończenia. Wpisz datę w formacie DD.MM.RRRR.",
+}
+
+_FIELD_NOUNS = {  # (subject, "shorten it" pronoun form, "expand it" advice)
+    "name": ("Nazwa projektu", "ją", "Uzupełnij nazwę."),
+    "description": ("Opis", "go", "Rozwiń opis: czego dotyczy projekt, jaki problem rozwiązuje i na czym polega nowość."),
+    "goal": ("Cel projektu", "go", "Rozwiń cel: co konkretnie projekt ma osiągnąć."),
+    "responsible_person": ("Osoba odpowiedzialna", "ją", "Uzupełnij imię i nazwisko."),
+}
+
+
+def _too_short(field: str, length: int, low: int, cleaned_away: bool = False) -> str:
+    subject, _, advice = _FIELD_NOUNS[field]
+    note = " (po usunięciu znaczników HTML, znaków sterujących i zbędnych spacji)" if cleaned_away else ""
+    return f"{subject} ma {_chars(length)}{note}, a musi mieć co najmniej {_chars(low)}. {advice}"
+
+
+def _too_long(field: str, length: int, high: int) -> str:
+    subject, pronoun, _ = _FIELD_NOUNS[field]
+    return f"{subject} ma {_chars(length)}, a może mieć najwyżej {_chars(high)}. Skróć {pronoun}."
+
+
+def _read_projects(wb, max_projects: int) -> list[ProjectRow]:
+    ws, header = _choose_sheet(wb)
+    if not wb.worksheets:
+        raise WorkbookError([Problem(MSG_NO_SHEETS)])
+    if header is None:
+        raise WorkbookError([Problem(_msg_no_header())])
+
+    header_problems = _header_problems(header)
+    if header_problems:
+        raise WorkbookError(header_problems)
+
+    columns = {field: occurrences[0] for field, occurrences in header.required.items()}
+    required_indexes = {index for index, _ in columns.values()}
+    extras = [(index, text) for index, text in sorted(header.cells.items()) if index not in required_indexes]
+
+    raw_rows = _collect_rows(ws, header, list(header.cells), required_indexes)
+
+    if not raw_rows:
+        raise WorkbookError(
+            [
+                Problem(
+                    f"Arkusz „{ws.title}” nie zawiera żadnego projektu. Wpisz projekty w wierszach pod "
+                    f"nagłówkami (od wiersza {header.row + 1}) i prześlij plik ponownie."
+                )
+            ]
+        )
+    if len(raw_rows) > max_projects:
+        raise WorkbookError(
+            [
+                Problem(
+                    f"Plik zawiera {_projects(len(raw_rows))}, a dopuszczalne jest najwyżej {max_projects} "
+                    "w jednym pliku. Podziel projekty na kilka plików."
+                )
+            ]
+        )
+
+    epoch = getattr(wb, "epoch", WINDOWS_EPOCH)
+    projects: list[ProjectRow] = []
+    problems: list[Problem] = []
+    for raw in raw_rows:
+        project, row_problems = _validate_row(raw, columns, extras, epoch)
+        if project is not None:
+            projects.append(project)
+        # stable sort: problems of one column keep their order (e.g. empty before range)
+        problems.extend(p for _, p in sorted(row_problems, key=lambda item: item[0]))
+    if problems:
+        raise WorkbookError(problems)
+    return projects
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def parse_workbook(source: Source, *, max_projects: int = MAX_PROJECTS_DEFAULT) -> list[ProjectRow]:
+    """Read the projects from an .xlsx workbook.
+
+    ``source`` is a path (str/Path), bytes, or a binary file-like object (e.g. an uploaded
+    file). Returns one ``ProjectRow`` per non-blank row, in sheet order, or raises
+    ``WorkbookError`` listing every problem found (nothing partial is returned).
+    """
+    if max_projects < 1:
+        raise ValueError("max_projects must be at least 1")
+    data = _read_source(source)
+    if not data or not data.strip(b"\x00 \t\r\n"):
+        raise WorkbookError([Problem(MSG_EMPTY_FILE)])
+    if not data.startswith(b"PK"):
+        raise WorkbookError([_sniff_non_zip(data)])
+
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError):
+        raise WorkbookError([Problem(MSG_CORRUPTED)]) from None
+    except Exception:  # noqa: BLE001 - zipfile raises odd things on hostile input
+        logger.warning("Unexpected error opening upload as zip", exc_info=True)
+        raise WorkbookError([Problem(MSG_CORRUPTED)]) from None
+    with archive:
+        problem = _sniff_zip(archive)
+    if problem is not None:
+        raise WorkbookError([problem])
+
+    wb = None
+    try:
+        wb = load_workbook(
+            io.BytesIO(data), read_only=True, data_only=True, keep_vba=False, keep_links=False, rich_text=False
+        )
+        return _read_projects(wb, max_projects)
+    except WorkbookError:
+        raise
+    except DefusedXmlException:
+        logger.warning("Rejected workbook with forbidden XML constructs", exc_info=True)
+        raise WorkbookError([Problem(MSG_FORBIDDEN_XML)]) from None
+    except MemoryError:
+        raise WorkbookError([Problem(MSG_TOO_LARGE)]) from None
+    except Exception:  # noqa: BLE001 - never let openpyxl/zipfile/XML errors escape
+        logger.warning("Could not read workbook", exc_info=True)
+        raise WorkbookError([Problem(MSG_CORRUPTED)]) from None
+    finally:
+        if wb is not None:
+            try:
+                wb.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+# --------------------------------------------------------------------------- template
+
+_EXAMPLE = {
+    "name": "System predykcji awarii linii produkcyjnej z wykorzystaniem uczenia maszynowego",
+    "description": (
+        "Zakład eksploatuje trzy linie rozlewnicze, na których nieplanowane postoje powodują straty "
+        "rzędu kilkuset tysięcy złotych rocznie. Dostępne na rynku systemy monitoringu wykrywają awarię "
+        "dopiero w chwili jej wystąpienia. W projekcie zespół zbiera dane z czujników drgań, temperatury "
+        "i poboru prądu, opracowuje i porównuje modele uczenia maszynowego przewidujące awarie "
+        "z wyprzedzeniem oraz weryfikuje je w warunkach produkcyjnych."
+    ),
+    "start_date": datetime.date(2024, 2, 1),
+    "end_date": datetime.date(2024, 12, 31),
+    "goal": (
+        "Opracowanie modelu przewidującego awarie kluczowych podzespołów linii z wyprzedzeniem co najmniej "
+        "48 godzin i skutecznością powyżej 80%."
+    ),
+    "responsible_person": "Anna Kowalczyk",
+}
+
+_INSTRUCTIONS: list[tuple[str, str]] = [
+    ("Nazwa projektu", "Krótka, opisowa nazwa projektu B+R. Wymagana, 1–255 znaków."),
+    (
+        "Opis",
+        "Czego dotyczy projekt, jaki problem rozwiązuje, na czym polega nowość i jakie prace wykonano. "
+        "Wymagany, 100–5000 znaków.",
+    ),
+    ("Data rozpoczęcia", "Data rozpoczęcia prac w formacie DD.MM.RRRR (np. 01.02.2024). Wymagana."),
+    (
+        "Data zakończenia",
+        "Data zakończenia prac (planowana lub rzeczywista) w formacie DD.MM.RRRR. Wymagana; "
+        "nie może być wcześniejsza niż data rozpoczęcia.",
+    ),
+    ("Cel projektu", "Co konkretnie projekt ma osiągnąć, najlepiej mierzalnie. Wymagany, 50–2000 znaków."),
+    ("Osoba odpowiedzialna", "Imię i nazwisko osoby odpowiedzialnej za projekt. Wymagana, 1–255 znaków."),
+]
+
+_RULES: list[str] = [
+    "Jeden wiersz arkusza „Projekty” to jeden projekt. Nie zmieniaj nazw nagłówków w pierwszym wierszu.",
+    f"W jednym pliku może być najwyżej {MAX_PROJECTS_DEFAULT} projektów; większą liczbę podziel na kilka plików.",
+    "Przykładowy projekt w wierszu 2 zastąp własnymi danymi albo usuń cały wiersz.",
+    "Możesz dodać własne kolumny (np. „Koszty kwalifikowane (PLN)”) — zostaną dołączone do danych projektu.",
+    "Puste wiersze są pomijane. Tekst wklejony z innych programów zostanie oczyszczony z formatowania.",
+    "Przy błędach system pokaże wszystkie problemy naraz, z numerem wiersza i nazwą kolumny.",
+    "Zapisz plik jako „Skoroszyt programu Excel (*.xlsx)” — bez hasła.",
+]
+
+
+def template_workbook() -> bytes:
+    """The downloadable .xlsx template: sheet "Projekty" (active) and sheet "Instrukcja"."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Projekty"
+
+    header_font = Font(bold=True)
+    header_fill = PatternFill("solid", fgColor="FFDDEBF7")
+    widths = {"name": 40, "description": 80, "start_date": 16, "end_date": 16, "goal": 60, "responsible_person": 26}
+    fields = list(REQUIRED_COLUMNS)
+    for index, field in enumerate(fields, start=1):
+        cell = ws.cell(row=1, column=index, value=REQUIRED_COLUMNS[field])
+        cell.font = header_font
+        cell.fill = header_fill
+        cell.alignment = Alignment(vertical="center", wrap_text=True)
+        ws.column_dimensions[get_column_letter(index)].width = widths[field]
+
+    wrap = Alignment(vertical="top", wrap_text=True)
+    for index, field in enumerate(fields, start=1):
+        cell = ws.cell(row=2, column=index, value=_EXAMPLE[field])
+        cell.alignment = wrap
+        if field in DATE_FIELDS:
+            cell.number_format = "DD.MM.YYYY"
+
+    # Date format on the rows people will fill in, so typed dates display as DD.MM.RRRR.
+    last_row = MAX_PROJECTS_DEFAULT + 1
+    for field in DATE_FIELDS:
+        column = get_column_letter(fields.index(field) + 1)
+        for row in range(3, last_row + 1):
+            ws[f"{column}{row}"].number_format = "DD.MM.YYYY"
+        validation = DataValidation(
+            type="date",
+            operator="between",
+            formula1="DATE(1980,1,1)",
+            formula2="DATE(2100,12,31)",
+            allow_blank=True,
+            showErrorMessage=True,
+            errorTitle="Niepoprawna data",
+            error="Wpisz datę w formacie DD.MM.RRRR, np. 01.03.2024.",
+        )
+        validation.add(f"{column}2:{column}{last_row}")
+        ws.add_data_validation(validation)
+    ws.freeze_panes = "A2"
+
+    guide = wb.create_sheet("Instrukcja")
+    guide.column_dimensions["A"].width = 26
+    guide.column_dimensions["B"].width = 100
+    guide["A1"] = "Jak wypełnić arkusz „Projekty”"
+    guide["A1"].font = Font(bold=True, size=13)
+    guide["A3"], guide["B3"] = "Kolumna", "Co wpisać"
+    guide["A3"].font = guide["B3"].font = header_font
+    row = 4
+    for column_name, explanation in _INSTRUCTIONS:
+        guide.cell(row=row, column=1, value=column_name).font = header_font
+        guide.cell(row=row, column=2, value=explanation).alignment = wrap
+        row += 1
+    row += 1
+    guide.cell(row=row, column=1, value="Zasady").font = header_font
+    row += 1
+    for rule in _RULES:
+        guide.cell(row=row, column=2, value=f"• {rule}").alignment = wrap
+        row += 1
+
+    wb.active = 0
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()

@@ -1,0 +1,101 @@
+"""A batch is one uploaded workbook; a project is one of its rows."""
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+def batch_upload_path(batch: "Batch", filename: str) -> str:
+    # The user's file name is kept in original_filename; the stored name carries no
+    # user text, so nothing odd reaches the file system or S3 keys.
+    return f"uploads/{batch.owner_id}/{timezone.now():%Y/%m}/{batch.token}.xlsx"
+
+
+class Batch(models.Model):
+    class Status(models.TextChoices):
+        IMPORTED = "imported", _("zaimportowana")
+        GENERATING = "generating", _("w trakcie generowania")
+        GENERATED = "generated", _("wygenerowana")
+        NEEDS_ATTENTION = "needs_attention", _("wymaga uwagi")
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="batches")
+    name = models.CharField(_("nazwa"), max_length=255)
+    token = models.CharField(max_length=32, unique=True, editable=False)
+    source_file = models.FileField(_("plik źródłowy"), upload_to=batch_upload_path, blank=True)
+    original_filename = models.CharField(_("nazwa pliku"), max_length=255, blank=True)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.IMPORTED)
+    uploaded_at = models.DateTimeField(_("przesłano"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("zmieniono"), auto_now=True)
+
+    class Meta:
+        ordering = ["-uploaded_at", "-pk"]
+        verbose_name = _("partia")
+        verbose_name_plural = _("partie")
+        indexes = [models.Index(fields=["owner", "-uploaded_at"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("batch_detail", args=[self.pk])
+
+
+class Project(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("oczekuje")
+        QUEUED = "queued", _("w kolejce")
+        GENERATING = "generating", _("generowanie")
+        GENERATED = "generated", _("gotowa")
+        FAILED = "failed", _("błąd")
+        GENERATION_TIMEOUT = "generation_timeout", _("przekroczony czas")
+
+    # Statuses from which "generate" may (re)start the work.
+    STARTABLE = (Status.PENDING, Status.GENERATED, Status.FAILED, Status.GENERATION_TIMEOUT)
+    IN_PROGRESS = (Status.QUEUED, Status.GENERATING)
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="projects")
+    row_number = models.PositiveIntegerField(_("wiersz w arkuszu"))
+    name = models.CharField(_("nazwa projektu"), max_length=255)
+    description = models.TextField(_("opis"))
+    start_date = models.DateField(_("data rozpoczęcia"))
+    end_date = models.DateField(_("data zakończenia"))
+    goal = models.TextField(_("cel projektu"))
+    responsible_person = models.CharField(_("osoba odpowiedzialna"), max_length=255)
+    # Extra spreadsheet columns in sheet order: [[header, value], ...].
+    extra = models.JSONField(_("dodatkowe kolumny"), default=list, blank=True)
+
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PENDING)
+    requested_provider = models.CharField(_("wybrany dostawca"), max_length=20, blank=True)
+    provider = models.CharField(_("dostawca"), max_length=20, blank=True)
+    model_name = models.CharField(_("model"), max_length=100, blank=True)
+    error_message = models.TextField(_("komunikat błędu"), blank=True)
+    queued_at = models.DateTimeField(_("dodano do kolejki"), null=True, blank=True)
+    started_at = models.DateTimeField(_("rozpoczęto"), null=True, blank=True)
+    generated_at = models.DateTimeField(_("wygenerowano"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("zmieniono"), auto_now=True)
+
+    class Meta:
+        ordering = ["batch", "row_number"]
+        verbose_name = _("projekt")
+        verbose_name_plural = _("projekty")
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "row_number"], name="project_unique_row"),
+            models.CheckConstraint(condition=models.Q(end_date__gte=models.F("start_date")), name="project_dates_ordered"),
+        ]
+        indexes = [models.Index(fields=["status"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("project_detail", args=[self.pk])
+
+    @property
+    def is_in_progress(self) -> bool:
+        return self.status in self.IN_PROGRESS
+
+    @property
+    def is_offline_draft(self) -> bool:
+        return self.provider == "offline"

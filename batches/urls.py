@@ -1,0 +1,10 @@
+from django.urls import path
+
+from batches import views
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("batches/upload/", views.batch_upload, name="batch_upload"),
+    path("batches/template.xlsx", views.batch_template, name="batch_template"),
+    path("batches/<int:pk>/", views.batch_detail, name="batch_detail"),
+]

@@ -1,0 +1,118 @@
+"""Pages of batches: the dashboard with the upload form, the template download, a batch."""
+
+import io
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Q
+from django.http import FileResponse, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST, require_safe
+
+from batches import excel
+from batches.forms import UploadForm
+from batches.models import Batch, Project
+from batches.services import batch_import
+from cards.forms import GenerateForm
+from cards.providers.registry import PROVIDER_LABELS
+from rndcards.htmx import render_page
+from rndcards.http import AuthenticatedHttpRequest
+
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+TEMPLATE_FILENAME = "szablon-projektow-B+R.xlsx"
+
+
+def get_batch(request: AuthenticatedHttpRequest, pk: int) -> Batch:
+    """The user's own batch; anyone else's is a 404, never a 403."""
+    return get_object_or_404(Batch, pk=pk, owner=request.user)
+
+
+def _dashboard(request: AuthenticatedHttpRequest, form: UploadForm, *, problems=(), status: int = 200):
+    batches = Batch.objects.filter(owner=request.user).annotate(
+        project_count=Count("projects"),
+        generated_count=Count("projects", filter=Q(projects__status=Project.Status.GENERATED)),
+    )
+    upload = request.FILES.get("file")
+    context = {
+        "batches": batches,
+        "form": form,
+        "problems": problems,
+        "rejected_filename": upload.name if upload is not None and (problems or form.errors) else "",
+    }
+    return render_page(request, "batches/dashboard.html", context, status=status)
+
+
+@require_safe
+@login_required
+def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The consultant's batches and the upload form."""
+    return _dashboard(request, UploadForm())
+
+
+@require_POST
+@login_required
+def batch_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Import an uploaded workbook, or show every problem found in it."""
+    form = UploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _dashboard(request, form, status=413 if form.too_large else 400)
+    upload = form.cleaned_data["file"]
+    try:
+        batch = batch_import(
+            content=upload.read(), owner=request.user, filename=upload.name, name=form.cleaned_data["name"]
+        )
+    except excel.WorkbookError as exc:
+        return _dashboard(request, form, problems=exc.problems, status=400)
+    messages.success(request, _imported_message(batch.projects.count()))
+    return redirect(batch)
+
+
+def _imported_message(count: int) -> str:
+    # Polish has three plural forms and there is no message catalogue (the source
+    # language is Polish), so ngettext's two forms would say "2 projektów".
+    if count == 1:
+        noun = _("projekt")
+    elif count % 10 in (2, 3, 4) and count % 100 not in (12, 13, 14):
+        noun = _("projekty")
+    else:
+        noun = _("projektów")
+    return _("Zaimportowano %(count)d %(noun)s.") % {"count": count, "noun": noun}
+
+
+@require_safe
+@login_required
+def batch_template(request: AuthenticatedHttpRequest) -> FileResponse:
+    """The empty workbook that shows the expected columns."""
+    return FileResponse(
+        io.BytesIO(excel.template_workbook()),
+        as_attachment=True,
+        filename=TEMPLATE_FILENAME,
+        content_type=XLSX_CONTENT_TYPE,
+    )
+
+
+@require_safe
+@login_required
+def batch_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """A batch with its projects; htmx polls the progress region while work is queued."""
+    batch = get_batch(request, pk)
+    projects = list(batch.projects.all())
+    counts = {status: 0 for status in Project.Status.values}
+    for project in projects:
+        counts[project.status] += 1
+        project.provider_label = PROVIDER_LABELS.get(project.provider or project.requested_provider, "")
+    in_progress = counts[Project.Status.QUEUED] + counts[Project.Status.GENERATING]
+    context = {
+        "batch": batch,
+        "projects": projects,
+        "total": len(projects),
+        "generated": counts[Project.Status.GENERATED],
+        "queued": counts[Project.Status.QUEUED],
+        "generating": counts[Project.Status.GENERATING],
+        "failed": counts[Project.Status.FAILED] + counts[Project.Status.GENERATION_TIMEOUT],
+        "in_progress": in_progress,
+        "can_generate": len(projects) > in_progress,
+        "generate_form": GenerateForm(),
+    }
+    return render_page(request, "batches/batch_detail.html", context, partial="batch-progress")

@@ -1,0 +1,45 @@
+"""The whole main job in one command: import, generate every card, export to Word."""
+
+import time
+from pathlib import Path
+
+from django.core.management.base import BaseCommand
+
+from batches.excel import WorkbookError
+from batches.services import batch_import
+from cards.services import batch_export_docx, batch_generate
+from rndcards import cli
+
+
+class Command(BaseCommand):
+    help = "Importuje plik .xlsx, generuje wszystkie karty i zapisuje dokument Word (kod 2 przy błędach pliku)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("input")
+        parser.add_argument("--output", required=True)
+        parser.add_argument("--user", default="operator", help="właściciel partii (tworzony, jeśli go nie ma)")
+        parser.add_argument("--name", default="")
+        parser.add_argument("--provider", choices=["offline", "anthropic", "openai"], default="")
+        parser.add_argument("--timeout", type=float, default=3600, help="sekundy czekania na karty")
+
+    def handle(self, *args, input: str, output: str, user: str, name: str, provider: str, timeout: float, **options):
+        started = time.monotonic()
+        content = cli.read_input(input)
+        if not Path(output).resolve().parent.is_dir():
+            raise cli.CommandError(f"Katalog {Path(output).parent} nie istnieje.")
+        owner = cli.get_user(user, create=True)
+        try:
+            batch = batch_import(content=content, owner=owner, filename=Path(input).name, name=name)
+        except WorkbookError as exc:
+            raise cli.workbook_error(exc, input) from exc
+        batch_generate(batch=batch, provider=provider)
+        progress = cli.wait_for_batch(batch, self.stdout, timeout=timeout)
+        path = cli.write_output(output, batch_export_docx(batch=batch))
+        failed = progress["failed"] + progress["generation_timeout"]
+        providers = ", ".join(sorted(set(batch.projects.exclude(provider="").values_list("provider", flat=True)))) or "—"
+        self.stdout.write(
+            f"Partia {batch.pk}: {progress['generated']}/{progress['total']} kart, błędy: {failed}, "
+            f"dostawca: {providers}, plik: {path}, czas: {time.monotonic() - started:.1f} s"
+        )
+        if failed:
+            raise cli.CommandError(f"{failed} kart nie wygenerowano — zobacz partię {batch.pk} w panelu.")

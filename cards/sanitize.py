@@ -1,0 +1,69 @@
+"""Sanitizing section text for HTML: the allow-list matches what the editor (Trix) writes."""
+
+import html
+import re
+
+import bleach
+
+ALLOWED_TAGS = frozenset(
+    {"p", "div", "br", "strong", "b", "em", "i", "u", "del", "s", "ul", "ol", "li", "h1", "blockquote", "pre", "a"}
+)
+ALLOWED_ATTRIBUTES = {"a": ["href"]}
+ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto"})
+
+# XML 1.0 forbids these; Word and lxml refuse them, browsers show garbage.
+_ILLEGAL_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff\ud800-\udfff]")
+_ODD_SPACES = re.compile("[\u00a0\u2000-\u200a\u202f\u205f\u3000]")
+_BULLET = re.compile(r"^[-•*]\s+")
+_INVISIBLE = re.compile("[\u200b-\u200d\u2060\ufeff]")
+
+
+def clean_text(value: str) -> str:
+    """Plain text with control characters removed and odd whitespace normalised."""
+    value = value.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n\n")
+    value = _ILLEGAL_CHARS.sub("", value)
+    value = _INVISIBLE.sub("", value)
+    return _ODD_SPACES.sub(" ", value)
+
+
+def sanitize_html(value: str) -> str:
+    """Keep only the editor's tags; everything else is stripped (its text kept, scripts dropped)."""
+    value = clean_text(value)
+    # bleach keeps the text of stripped tags; for script/style that text is code, drop it whole.
+    value = re.sub(r"(?is)<(script|style|template|iframe|object)\b.*?</\1\s*>", "", value)
+    return bleach.clean(
+        value,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        protocols=ALLOWED_PROTOCOLS,
+        strip=True,
+        strip_comments=True,
+    ).strip()
+
+
+def text_to_html(value: str) -> str:
+    """Turn plain text (a model's or the offline draft's) into the editor's HTML.
+
+    Blank lines separate paragraphs; lines starting with "- " or "• " become a bullet
+    list; every character is escaped, so model output can never inject markup.
+    """
+    blocks = [b for b in re.split(r"\n\s*\n", clean_text(value).strip()) if b.strip()]
+    parts: list[str] = []
+    for block in blocks:
+        lines = [line.strip() for line in block.split("\n") if line.strip()]
+        if lines and all(_BULLET.match(line) for line in lines):
+            items = "".join(f"<li>{html.escape(_BULLET.sub('', line))}</li>" for line in lines)
+            parts.append(f"<ul>{items}</ul>")
+        else:
+            parts.append("<div>" + "<br>".join(html.escape(line) for line in lines) + "</div>")
+    return "".join(parts)
+
+
+def html_to_text(value: str) -> str:
+    """Plain text of sanitized HTML, for prompts and word counts."""
+    value = re.sub(r"(?i)<br\s*/?>", "\n", value)
+    value = re.sub(r"(?i)<li[^>]*>", "- ", value)
+    value = re.sub(r"(?i)</(p|div|li|h1|blockquote|pre|ul|ol)>", "\n", value)
+    value = bleach.clean(value, tags=set(), strip=True)
+    value = html.unescape(value)
+    return re.sub(r"\n{3,}", "\n\n", value).strip()

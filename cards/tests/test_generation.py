@@ -1,0 +1,156 @@
+"""Generation: the offline draft, the idempotent service, and the actor on a real worker."""
+
+import datetime
+
+import pytest
+
+from batches.models import Batch, Project
+from cards import services
+from cards.models import Section
+from cards.providers.base import CardInput, ProviderError
+from cards.providers.offline import OfflineProvider, schedule
+from cards.sections import SECTION_KEYS
+
+CARD = CardInput(
+    name="System wizyjnej kontroli spoin",
+    description="Opis " * 30,
+    goal="Zmniejszenie liczby wad o połowę w ciągu roku.",
+    start_date=datetime.date(2024, 2, 1),
+    end_date=datetime.date(2024, 11, 30),
+    responsible_person="Łukasz Żółkiewski",
+    extra=(("Koszty wynagrodzeń (PLN)", "150000"), ("Dział", "R&D")),
+)
+
+
+def test_offline_draft_has_eight_sections_built_from_the_input():
+    draft = OfflineProvider().generate_card(CARD)
+
+    assert list(draft.sections) == list(SECTION_KEYS)
+    assert all(text.strip() for text in draft.sections.values())
+    assert draft.sections["nazwa_projektu"] == CARD.name
+    assert CARD.goal in draft.sections["cel_projektu"]
+    assert "Łukasz Żółkiewski" in draft.sections["opis_projektu"]
+    assert "150000" in draft.sections["koszty"]
+    assert "[DO WERYFIKACJI]" in draft.sections["nowatorstwo"]
+    assert draft.provider == "offline"
+
+
+def test_offline_draft_without_costs_names_no_amount():
+    card = CardInput(**{**CARD.__dict__, "extra": ()})
+    costs = OfflineProvider().generate_card(card).sections["koszty"]
+
+    assert "nie zawiera kwot" in costs
+    assert not any(ch.isdigit() for ch in costs.replace("18d", ""))
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (datetime.date(2024, 2, 1), datetime.date(2024, 11, 30)),
+        (datetime.date(2024, 1, 1), datetime.date(2024, 1, 1)),
+        (datetime.date(2024, 1, 1), datetime.date(2024, 1, 3)),
+        (datetime.date(2023, 5, 17), datetime.date(2026, 2, 28)),
+    ],
+)
+def test_schedule_stages_cover_the_period_in_order(start, end):
+    stages = schedule(start, end)
+
+    assert stages[0][1] == start
+    assert stages[-1][2] == end
+    for (_, first, last), (_, next_first, _) in zip(stages, stages[1:], strict=False):
+        assert first <= last < next_first
+        assert (next_first - last).days == 1
+
+
+def _queue(project: Project, provider: str = "offline") -> None:
+    Project.objects.filter(pk=project.pk).update(status=Project.Status.QUEUED, requested_provider=provider)
+
+
+def test_generating_twice_produces_one_card(make_batch, owner):
+    project = make_batch(owner, projects=1).projects.get()
+    _queue(project)
+
+    assert services.project_generate(project_id=project.pk) is True
+    assert services.project_generate(project_id=project.pk) is False
+
+    project.refresh_from_db()
+    assert project.status == Project.Status.GENERATED
+    assert project.provider == "offline"
+    assert list(project.sections.values_list("key", flat=True)) == list(SECTION_KEYS)
+    assert set(project.sections.values_list("origin", flat=True)) == {Section.Origin.OFFLINE}
+
+
+def test_regeneration_keeps_a_consultants_manual_edit(make_batch, owner):
+    project = make_batch(owner, projects=1).projects.get()
+    _queue(project)
+    services.project_generate(project_id=project.pk)
+    goal = project.sections.get(key="cel_projektu")
+    services.section_update(section=goal, text="<div>Moja <strong>wersja</strong></div>", author=owner)
+
+    _queue(project)
+    services.project_generate(project_id=project.pk)
+
+    goal.refresh_from_db()
+    assert goal.text == "<div>Moja <strong>wersja</strong></div>"
+    assert goal.origin == Section.Origin.MANUAL
+    assert project.sections.count() == 8
+
+
+def test_section_update_sanitizes_html(make_batch, owner):
+    project = make_batch(owner, projects=1).projects.get()
+    _queue(project)
+    services.project_generate(project_id=project.pk)
+    section = project.sections.get(key="opis_projektu")
+
+    services.section_update(
+        section=section, text='<div onclick="x()">Tekst<script>alert(1)</script><img src=x onerror=y></div>', author=owner
+    )
+
+    section.refresh_from_db()
+    assert section.text == "<div>Tekst</div>"
+
+
+def test_provider_failure_leaves_an_offline_draft_with_the_reason(make_batch, owner, monkeypatch):
+    class Broken:
+        name = "anthropic"
+
+        def generate_card(self, card):
+            raise ProviderError("anthropic: HTTP 529 — overloaded")
+
+    real = services.get_provider
+    monkeypatch.setattr(services, "get_provider", lambda name: Broken() if name == "anthropic" else real(name))
+    project = make_batch(owner, projects=1).projects.get()
+    _queue(project, provider="anthropic")
+
+    services.project_generate(project_id=project.pk)
+
+    project.refresh_from_db()
+    assert project.status == Project.Status.GENERATED
+    assert project.provider == "offline"
+    assert "529" in project.error_message and "szkic offline" in project.error_message
+
+
+def test_batch_generate_queues_each_startable_project_once(make_batch, owner, django_capture_on_commit_callbacks):
+    batch = make_batch(owner, projects=3)
+    Project.objects.filter(batch=batch, row_number=2).update(status=Project.Status.GENERATING)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        first = services.batch_generate(batch=batch, provider="offline")
+        second = services.batch_generate(batch=batch, provider="offline")
+
+    assert (first, second) == (2, 0)
+    assert len(callbacks) == 2
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.GENERATING
+
+
+def test_generate_all_runs_on_a_real_worker(make_batch, owner, worker):
+    batch = make_batch(owner, projects=4)
+
+    services.batch_generate(batch=batch, provider="offline")
+    worker.join()
+
+    batch.refresh_from_db()
+    assert batch.status == Batch.Status.GENERATED
+    assert set(batch.projects.values_list("status", flat=True)) == {Project.Status.GENERATED}
+    assert Section.objects.filter(project__batch=batch).count() == 4 * 8

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from cards import views
+
+urlpatterns = [
+    path("batches/<int:pk>/generate/", views.batch_generate, name="batch_generate"),
+    path("batches/<int:pk>/export.docx", views.batch_export, name="batch_export"),
+    path("projects/<int:pk>/", views.project_detail, name="project_detail"),
+    path("projects/<int:pk>/generate/", views.project_generate, name="project_generate"),
+    path("projects/<int:pk>/export.docx", views.project_export, name="project_export"),
+    # One resource URL: GET shows the section, POST saves it. Both names reverse to it;
+    # the dispatching view picks the function by method.
+    path("projects/<int:pk>/sections/<str:key>/", views.section, name="section_detail"),
+    path("projects/<int:pk>/sections/<str:key>/", views.section, name="section_save"),
+    path("projects/<int:pk>/sections/<str:key>/edit/", views.section_edit, name="section_edit"),
+]

@@ -1,0 +1,84 @@
+"""Shared fixtures: a fixed cast of users and a Dramatiq worker the test drives."""
+
+import datetime
+from pathlib import Path
+
+import dramatiq
+import pytest
+from django.contrib.auth.models import User
+
+CASES = Path(__file__).resolve().parent / "batches" / "tests" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _no_embedded_worker(settings, tmp_path):
+    # Tests drive workers themselves, and never write into the developer's media folder.
+    settings.RNDCARDS_EMBEDDED_WORKER = False
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def owner(db) -> User:
+    return User.objects.create_user("konsultant", password="Haslo-Testowe-1", first_name="Anna")
+
+
+@pytest.fixture
+def colleague(db) -> User:
+    return User.objects.create_user("kolega", password="Haslo-Testowe-1")
+
+
+@pytest.fixture
+def outsider(db) -> User:
+    return User.objects.create_user("obcy", password="Haslo-Testowe-1")
+
+
+@pytest.fixture
+def case_bytes():
+    def read(name: str) -> bytes:
+        return (CASES / name).read_bytes()
+
+    return read
+
+
+@pytest.fixture
+def worker(transactional_db):
+    """A real dramatiq.Worker on the configured broker; call .join() to run queued jobs."""
+    broker = dramatiq.get_broker()
+    broker.flush_all()
+    worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=50)
+    worker.start()
+
+    class Runner:
+        def join(self) -> None:
+            broker.join("generation", timeout=60_000)
+            worker.join()
+
+    yield Runner()
+    worker.stop()
+    broker.flush_all()
+
+
+@pytest.fixture
+def make_batch(db):
+    """Create a batch with N projects directly (the import path has its own tests)."""
+    from batches.models import Batch, Project
+
+    counter = iter(range(1, 10_000))
+
+    def make(owner: User, projects: int = 2, name: str = "Klient Sp. z o.o. — 2024") -> Batch:
+        batch = Batch.objects.create(owner=owner, name=name, token=f"tok{next(counter):06d}{owner.pk}")
+        for row in range(2, projects + 2):
+            Project.objects.create(
+                batch=batch,
+                row_number=row,
+                name=f"System wizyjnej kontroli spoin nr {row}",
+                description="Opracowanie metody automatycznej oceny jakości spoin na podstawie obrazu z kamer. " * 3,
+                goal="Zmniejszenie odsetka wadliwych spoin niewykrytych w kontroli końcowej do poniżej 1%.",
+                start_date=datetime.date(2024, 2, 1),
+                end_date=datetime.date(2024, 11, 30),
+                responsible_person="Łukasz Żółkiewski",
+                extra=[["Koszty wynagrodzeń (PLN)", "150000"]],
+            )
+        return batch
+
+    return make

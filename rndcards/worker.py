@@ -1,0 +1,70 @@
+"""The in-process Dramatiq worker of the embedded default (no Redis, no separate process).
+
+With DRAMATIQ_BROKER_URL unset the broker is Dramatiq's in-memory StubBroker; a real
+dramatiq.Worker consumes it from threads of whichever process enqueues work (the dev
+server, make_cards). Production runs `manage.py rundramatiq` against Redis or RabbitMQ
+instead and this module does nothing.
+"""
+
+import atexit
+import logging
+import os
+import sys
+import threading
+
+import dramatiq
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+_lock = threading.Lock()
+_worker: dramatiq.Worker | None = None
+
+
+def ensure_started() -> None:
+    """Start the embedded worker once per process, and requeue work an earlier process lost."""
+    global _worker
+    if not settings.RNDCARDS_EMBEDDED_WORKER:
+        return
+    with _lock:
+        if _worker is not None:
+            return
+        _worker = dramatiq.Worker(
+            dramatiq.get_broker(), worker_threads=settings.RNDCARDS_WORKER_THREADS, worker_timeout=100
+        )
+        _worker.start()
+        atexit.register(stop)
+        logger.info("embedded dramatiq worker started with %d threads", settings.RNDCARDS_WORKER_THREADS)
+    recover_lost_jobs()
+
+
+def stop() -> None:
+    global _worker
+    with _lock:
+        if _worker is not None:
+            _worker.stop(timeout=5000)
+            _worker = None
+
+
+def recover_lost_jobs() -> int:
+    """The in-memory queue dies with its process: requeue projects left queued or generating."""
+    from batches.models import Project
+    from cards.tasks import generate_project
+
+    stuck = Project.objects.filter(status__in=Project.IN_PROGRESS)
+    ids = list(stuck.values_list("pk", flat=True))
+    Project.objects.filter(pk__in=ids, status=Project.Status.GENERATING).update(status=Project.Status.QUEUED)
+    for project_id in ids:
+        generate_project.send(project_id)
+    if ids:
+        logger.info("requeued %d projects left by an earlier process", len(ids))
+    return len(ids)
+
+
+def start_with_dev_server() -> None:
+    """Called from AppConfig.ready(): start with `runserver` (in its serving child process)."""
+    if not settings.RNDCARDS_EMBEDDED_WORKER or "runserver" not in sys.argv:
+        return
+    if os.environ.get("RUN_MAIN") != "true" and "--noreload" not in sys.argv:
+        return  # the autoreloader's parent process serves nothing
+    # Database access is not allowed during app loading; start right after it.
+    threading.Timer(1.0, ensure_started).start()
