@@ -82,3 +82,20 @@ def make_batch(db):
         return batch
 
     return make
+
+
+@pytest.fixture
+def manage_env(transactional_db, settings):
+    """Environment for a `manage.py` subprocess that sees this test's database."""
+    import os
+
+    from django.db import connection
+
+    env = {**os.environ, "RNDCARDS_EMBEDDED_WORKER": "0", "MEDIA_ROOT": str(settings.MEDIA_ROOT)}
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        env["SQLITE_PATH"] = db["NAME"]
+        env.pop("DATABASE_URL", None)
+    else:
+        env["DATABASE_URL"] = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    return env

@@ -24,8 +24,9 @@ import os
 import re
 import unicodedata
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Iterable, Union
+from typing import Any, BinaryIO, Union
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.cell.read_only import EMPTY_CELL
@@ -158,10 +159,7 @@ def _projects(n: int) -> str:
 SAVE_AS_XLSX = "zapisz go jako „Skoroszyt programu Excel (*.xlsx)” (Plik → Zapisz jako) i prześlij ponownie"
 
 MSG_EMPTY_FILE = "Plik jest pusty. Wybierz plik .xlsx z projektami i prześlij go ponownie."
-MSG_XLS = (
-    "Plik jest w starym formacie Excela (.xls), którego nie obsługujemy. "
-    f"Otwórz go w Excelu, {SAVE_AS_XLSX}."
-)
+MSG_XLS = f"Plik jest w starym formacie Excela (.xls), którego nie obsługujemy. Otwórz go w Excelu, {SAVE_AS_XLSX}."
 MSG_ENCRYPTED = (
     "Plik jest chroniony hasłem, więc nie da się go odczytać. Otwórz go w Excelu, usuń hasło "
     "(Plik → Informacje → Chroń skoroszyt → Szyfruj przy użyciu hasła, wyczyść pole hasła), "
@@ -219,7 +217,10 @@ MSG_TOO_LARGE = (
     "Plik po rozpakowaniu jest zbyt duży, by był zwykłą listą projektów. Usuń zbędne arkusze, "
     "obrazy i puste sformatowane wiersze, zapisz plik i prześlij go ponownie."
 )
-MSG_NO_SHEETS = "Skoroszyt nie zawiera żadnego arkusza z danymi. Wpisz projekty do szablonu i prześlij plik ponownie."
+MSG_NO_SHEETS = (
+    "Skoroszyt nie zawiera żadnego arkusza z danymi — plik jest prawdopodobnie uszkodzony. "
+    "Otwórz go w Excelu, sprawdź arkusz z projektami, zapisz jako .xlsx i prześlij ponownie."
+)
 
 
 def _msg_no_header() -> str:
@@ -337,9 +338,13 @@ def _header_text(value: Any) -> str:
     return _to_text(value, multiline=False)
 
 
-def _header_key(text: str) -> str:
-    """Comparable form of a header: no case, diacritics, punctuation, extra spaces or '(…)' suffix."""
-    text = re.sub(r"\([^()]*\)\s*$", "", text)
+def _header_key(text: str, *, drop_suffix: bool = False) -> str:
+    """Comparable form of a header: no case, diacritics, punctuation or extra spaces.
+
+    With ``drop_suffix`` a trailing "(…)" is dropped too ("Data rozpoczęcia (DD.MM.RRRR)").
+    """
+    if drop_suffix:
+        text = re.sub(r"\([^()]*\)\s*$", "", text)
     text = text.replace("ł", "l").replace("Ł", "L")
     text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c))
@@ -347,11 +352,21 @@ def _header_key(text: str) -> str:
     return text.strip()
 
 
-_HEADER_LOOKUP: dict[str, str] = {}
+# normalised header -> (field, rank); rank 0 = canonical name, 1 = known alias
+_HEADER_LOOKUP: dict[str, tuple[str, int]] = {}
 for _field, _canonical in REQUIRED_COLUMNS.items():
-    _HEADER_LOOKUP[_header_key(_canonical)] = _field
+    _HEADER_LOOKUP[_header_key(_canonical)] = (_field, 0)
     for _alias in _HEADER_ALIASES.get(_field, ()):
-        _HEADER_LOOKUP[_header_key(_alias)] = _field
+        _HEADER_LOOKUP[_header_key(_alias)] = (_field, 1)
+
+
+def _match_header(text: str) -> tuple[str, int] | None:
+    """(field, rank) for a header cell; rank 2 = matched only after dropping a "(…)" suffix."""
+    found = _HEADER_LOOKUP.get(_header_key(text))
+    if found:
+        return found
+    loose = _HEADER_LOOKUP.get(_header_key(text, drop_suffix=True))
+    return (loose[0], 2) if loose else None
 
 
 # --------------------------------------------------------------------------- dates
@@ -418,7 +433,9 @@ def _parse_date(value: Any, epoch: datetime.datetime) -> datetime.date:
         try:
             return _check_range(datetime.date(year, month, day))
         except ValueError:
-            raise _DateProblem(f"Data „{shown}” nie istnieje w kalendarzu. Sprawdź dzień i miesiąc. {_date_hint()}") from None
+            raise _DateProblem(
+                f"Data „{shown}” nie istnieje w kalendarzu. Sprawdź dzień i miesiąc. {_date_hint()}"
+            ) from None
     if _SERIAL.match(candidate):
         return _check_range(_serial_to_date(float(candidate.replace(",", ".")), epoch))
     if _SHORT_YEAR.match(candidate):
@@ -480,7 +497,7 @@ def _sniff_non_zip(data: bytes) -> Problem:
         return Problem(MSG_XML_2003)
     if lowered.startswith((b"<!doctype html", b"<html", b"<table", b"<meta")) or b"<html" in lowered:
         return Problem(MSG_HTML)
-    if _looks_like_text(head):
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or _looks_like_text(head):  # incl. UTF-16 "Unicode text"
         return Problem(MSG_CSV)
     return Problem(MSG_NOT_XLSX)
 
@@ -536,7 +553,10 @@ def _iter_rows(ws, *, min_row: int = 1, max_row: int | None = None, max_col: int
 def _find_header(ws) -> _Header | None:
     best: _Header | None = None
     for row_number, cells in _iter_rows(ws, max_row=HEADER_SCAN_ROWS):
-        required: dict[str, list[tuple[int, str]]] = {}
+        # field -> (best rank, occurrences at that rank). A better-ranked match wins, so
+        # "Opis" + "Opis (EN)" or "Nazwa projektu" + "Nazwa" are one required column plus an
+        # extra one, while two equally good matches are reported as a duplicated column.
+        matches: dict[str, tuple[int, list[tuple[int, str]]]] = {}
         written: dict[int, str] = {}
         for index, cell in enumerate(cells, start=1):
             value = cell.value
@@ -546,9 +566,16 @@ def _find_header(ws) -> _Header | None:
             if not text:
                 continue
             written[index] = text
-            field = _HEADER_LOOKUP.get(_header_key(text))
-            if field:
-                required.setdefault(field, []).append((index, text))
+            match = _match_header(text)
+            if match is None:
+                continue
+            field, rank = match
+            current = matches.get(field)
+            if current is None or rank < current[0]:
+                matches[field] = (rank, [(index, text)])
+            elif rank == current[0]:
+                current[1].append((index, text))
+        required = {field: occurrences for field, (_, occurrences) in matches.items()}
         if len(required) >= MIN_HEADER_MATCHES and (best is None or len(required) > best.score):
             best = _Header(row_number, required, written)
             if best.score == len(REQUIRED_COLUMNS):
@@ -706,9 +733,7 @@ def _collect_rows(ws, header: _Header, wanted: Iterable[int], required_columns: 
                 formats[index] = number_format
         if not values:
             continue
-        if not any(
-            index in required_set and _to_text(value, multiline=False) for index, value in values.items()
-        ):
+        if not any(index in required_set and _to_text(value, multiline=False) for index, value in values.items()):
             continue  # only formatting, spaces, stray extras or HTML debris: not a project
         rows.append(_RawRow(row_number, values, formats))
     return rows
@@ -803,7 +828,11 @@ _EMPTY_MESSAGES = {
 
 _FIELD_NOUNS = {  # (subject, "shorten it" pronoun form, "expand it" advice)
     "name": ("Nazwa projektu", "ją", "Uzupełnij nazwę."),
-    "description": ("Opis", "go", "Rozwiń opis: czego dotyczy projekt, jaki problem rozwiązuje i na czym polega nowość."),
+    "description": (
+        "Opis",
+        "go",
+        "Rozwiń opis: czego dotyczy projekt, jaki problem rozwiązuje i na czym polega nowość.",
+    ),
     "goal": ("Cel projektu", "go", "Rozwiń cel: co konkretnie projekt ma osiągnąć."),
     "responsible_person": ("Osoba odpowiedzialna", "ją", "Uzupełnij imię i nazwisko."),
 }
@@ -821,9 +850,9 @@ def _too_long(field: str, length: int, high: int) -> str:
 
 
 def _read_projects(wb, max_projects: int) -> list[ProjectRow]:
-    ws, header = _choose_sheet(wb)
-    if not wb.worksheets:
+    if not wb.worksheets:  # Excel always writes one; openpyxl skips sheets whose part is missing
         raise WorkbookError([Problem(MSG_NO_SHEETS)])
+    ws, header = _choose_sheet(wb)
     if header is None:
         raise WorkbookError([Problem(_msg_no_header())])
 
@@ -873,6 +902,17 @@ def _read_projects(wb, max_projects: int) -> list[ProjectRow]:
 # --------------------------------------------------------------------------- public API
 
 
+def _caused_by(exc: BaseException, kind) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if kind and isinstance(current, kind):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def parse_workbook(source: Source, *, max_projects: int = MAX_PROJECTS_DEFAULT) -> list[ProjectRow]:
     """Read the projects from an .xlsx workbook.
 
@@ -908,12 +948,12 @@ def parse_workbook(source: Source, *, max_projects: int = MAX_PROJECTS_DEFAULT) 
         return _read_projects(wb, max_projects)
     except WorkbookError:
         raise
-    except DefusedXmlException:
-        logger.warning("Rejected workbook with forbidden XML constructs", exc_info=True)
-        raise WorkbookError([Problem(MSG_FORBIDDEN_XML)]) from None
     except MemoryError:
         raise WorkbookError([Problem(MSG_TOO_LARGE)]) from None
-    except Exception:  # noqa: BLE001 - never let openpyxl/zipfile/XML errors escape
+    except Exception as exc:  # noqa: BLE001 - never let openpyxl/zipfile/XML errors escape
+        if _caused_by(exc, DefusedXmlException):  # openpyxl wraps it in a ValueError
+            logger.warning("Rejected workbook with forbidden XML constructs: %s", exc)
+            raise WorkbookError([Problem(MSG_FORBIDDEN_XML)]) from None
         logger.warning("Could not read workbook", exc_info=True)
         raise WorkbookError([Problem(MSG_CORRUPTED)]) from None
     finally:

@@ -2,6 +2,7 @@
 
 import io
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
@@ -39,6 +40,7 @@ def _dashboard(request: AuthenticatedHttpRequest, form: UploadForm, *, problems=
         "form": form,
         "problems": problems,
         "rejected_filename": upload.name if upload is not None and (problems or form.errors) else "",
+        "max_projects": settings.RNDCARDS_MAX_PROJECTS,
     }
     return render_page(request, "batches/dashboard.html", context, status=status)
 
@@ -112,7 +114,6 @@ def batch_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "generating": counts[Project.Status.GENERATING],
         "failed": counts[Project.Status.FAILED] + counts[Project.Status.GENERATION_TIMEOUT],
         "in_progress": in_progress,
-        "can_generate": len(projects) > in_progress,
         "generate_form": GenerateForm(),
     }
     return render_page(request, "batches/batch_detail.html", context, partial="batch-progress")

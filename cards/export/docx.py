@@ -182,16 +182,28 @@ class _Builder:
             style = self._cache[name] = self._document.styles[name]
         return style
 
-    def paragraph(self, name: str | None = None) -> Paragraph:
+    def paragraph(self, name: str | None = None, num_id: int | None = None) -> Paragraph:
         """A new body paragraph (before the final sectPr) in the named style (None: Normal).
 
         Built directly: python-docx's ``Paragraph.style`` setter searches all styles for
         the default one on every call and ``add_paragraph`` scans the whole body for the
-        sectPr, which together made a 20-card batch take seconds.
+        sectPr, which together made a 20-card batch take seconds. ``num_id`` puts the
+        paragraph in that numbering instance (level 0).
         """
-        p = OxmlElement("w:p")
+        p = _element("p")
         if name is not None:
-            p.style = self[name].style_id
+            ppr = _element("pPr")
+            style = _element("pStyle")
+            style.set(_W_VAL, self[name].style_id)
+            ppr.append(style)
+            if num_id is not None:  # pPr order: pStyle, ..., numPr
+                num_pr = _element("numPr")
+                for tag, value in (("ilvl", 0), ("numId", num_id)):
+                    child = _element(tag)
+                    child.set(_W_VAL, str(value))
+                    num_pr.append(child)
+                ppr.append(num_pr)
+            p.append(ppr)
         if self._sect_pr is not None:
             self._sect_pr.addprevious(p)
         else:
@@ -228,7 +240,7 @@ def _element(tag: str):
     return _PARSER.makeelement(_CLARK[tag], nsmap=_W_NSMAP)
 
 
-_CLARK = {tag: qn(f"w:{tag}") for tag in ("r", "t", "tab", "br", "rPr", "rFonts", "b", "i", "strike", "u")}
+_CLARK = {tag: qn(f"w:{tag}") for tag in "p pPr pStyle numPr ilvl numId r t tab br rPr rFonts b i strike u".split()}
 _W_NSMAP = {"w": nsmap["w"]}
 
 
@@ -464,11 +476,7 @@ class _BodyWriter:
             extra.add("bold")  # h1 in a body: bold paragraph, not a document heading
         if self._innermost({"pre"}) is not None:
             extra.add("mono")
-        paragraph = self.builder.paragraph(style)
-        if num_id is not None:
-            num_pr = paragraph._p.get_or_add_pPr().get_or_add_numPr()
-            num_pr.get_or_add_ilvl().val = 0
-            num_pr.get_or_add_numId().val = num_id
+        paragraph = self.builder.paragraph(style, num_id)
         run = None
         for item in segment:
             if item is _BR:
@@ -554,7 +562,7 @@ def _setup_document(header_text: str, title: str, created: datetime.date | None,
     stamp = (
         datetime.datetime.combine(created, datetime.time())
         if created is not None
-        else datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0, tzinfo=None)
+        else datetime.datetime.now(datetime.UTC).replace(microsecond=0, tzinfo=None)
     )
     props.created = props.modified = stamp
     return document

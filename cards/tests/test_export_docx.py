@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import datetime
 import io
+import os
 import re
+import subprocess
+import sys
 import zipfile
+from pathlib import Path
 
 import docx
 import pytest
@@ -17,6 +21,7 @@ from docx.shared import Cm
 
 from cards.export.docx import BatchDoc, CardDoc, render_batch, render_card, safe_text
 
+ROOT = Path(__file__).resolve().parents[2]
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 HEADINGS = (
@@ -66,7 +71,11 @@ def read(data: bytes) -> docx.document.Document:
 
 
 def styled(document, style: str) -> list:
-    return [p for p in document.paragraphs if p.style.name == style]
+    """Paragraphs in the named style (``p.style.name`` searches all styles per call: slow)."""
+    (style_id,) = [s.style_id for s in document.styles if s.name == style] or [None]
+    if style == "Normal":
+        return [p for p in document.paragraphs if p._p.style in (None, style_id)]
+    return [p for p in document.paragraphs if style_id is not None and p._p.style == style_id]
 
 
 def body_paragraphs(html: str) -> list:
@@ -259,7 +268,9 @@ def test_empty_trix_lines_do_not_produce_empty_paragraphs():
 
 
 def test_lists_use_list_bullet_and_list_number_styles():
-    paragraphs = body_paragraphs("<ul><li>punkt <strong>A</strong></li><li>punkt B</li></ul><ol><li>krok 1</li><li>krok 2</li></ol>")
+    paragraphs = body_paragraphs(
+        "<ul><li>punkt <strong>A</strong></li><li>punkt B</li></ul><ol><li>krok 1</li><li>krok 2</li></ol>"
+    )
     assert [(p.style.name, p.text) for p in paragraphs] == [
         ("List Bullet", "punkt A"),
         ("List Bullet", "punkt B"),
@@ -314,6 +325,17 @@ def test_plain_text_body_splits_on_blank_lines_and_keeps_single_newlines_as_brea
 def test_whitespace_between_tags_is_collapsed_like_html():
     paragraphs = body_paragraphs("<ul>\n  <li>\n   jeden   dwa\n  </li>\n</ul>")
     assert [p.text for p in paragraphs] == ["jeden dwa"]
+
+
+def test_text_outside_blocks_and_list_items_with_empty_lines_keep_their_order():
+    paragraphs = body_paragraphs("wstęp<div>środek</div>koniec<ul><li>punkt<br><br>ciąg dalszy</li></ul>")
+    assert [(p.style.name, p.text) for p in paragraphs] == [
+        ("Normal", "wstęp"),
+        ("Normal", "środek"),
+        ("Normal", "koniec"),
+        ("List Bullet", "punkt"),
+        ("List Continue", "ciąg dalszy"),
+    ]
 
 
 def test_empty_section_body_gets_a_placeholder():
@@ -378,6 +400,8 @@ def test_header_shows_batch_name_and_title_page_has_none():
     section = read(render_batch(make_batch(1))).sections[0]
     assert section.header.paragraphs[0].text == "Partia marzec — Spółka Żuraw"
     assert section.different_first_page_header_footer
+    assert not section.first_page_header.is_linked_to_previous
+    assert all(not p.text for p in section.first_page_header.paragraphs)
 
 
 def test_normal_style_uses_calibri_for_all_scripts_and_polish_language():
@@ -415,6 +439,12 @@ def test_twenty_card_batch_renders():
     assert len(styled(document, "Heading 2")) == 160
 
 
+def test_module_is_importable_without_django():
+    code = "import sys, cards.export.docx; assert 'django' not in sys.modules, 'imports Django'"
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, env=env)
+
+
 # --------------------------------------------------------------------------- timing
 
 
@@ -447,4 +477,6 @@ if __name__ == "__main__":
         data = render_batch(batch)
         runs.append(time.perf_counter() - started)
     words = sum(len(re.sub(r"<[^>]+>", " ", body).split()) for card in batch.cards for _h, body in card.sections)
-    print(f"20 cards, {words} words: best {min(runs) * 1000:.0f} ms, worst {max(runs) * 1000:.0f} ms, {len(data) / 1024:.0f} KiB")
+    print(
+        f"20 cards, {words} words: best {min(runs) * 1000:.0f} ms, worst {max(runs) * 1000:.0f} ms, {len(data) / 1024:.0f} KiB"
+    )

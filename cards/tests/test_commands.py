@@ -1,0 +1,107 @@
+"""Operators' commands: the whole main job in one command, and its parts."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import docx
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
+
+from batches.models import Batch, Project
+from cards.models import Section
+from conftest import CASES
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _headings(path: Path, level: int) -> list[str]:
+    document = docx.Document(str(path))
+    return [p.text for p in document.paragraphs if p.style.name == f"Heading {level}"]
+
+
+def test_make_cards_on_the_demo_workbook_writes_five_cards(worker, tmp_path, capsys):
+    out = tmp_path / "karty.docx"
+
+    call_command("make_cards", str(CASES / "projekty-demo.xlsx"), "--output", str(out), "--provider", "offline")
+
+    assert len(_headings(out, 1)) == 5
+    assert len(_headings(out, 2)) == 5 * 8
+    assert Project.objects.filter(status=Project.Status.GENERATED).count() == 5
+    assert Section.objects.count() == 40
+    summary = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "5/5 kart" in summary and "offline" in summary
+
+
+def test_make_cards_on_21_projects_exits_2_and_creates_nothing(db, tmp_path):
+    with pytest.raises(CommandError) as caught:
+        call_command("make_cards", str(CASES / "projekty-21.xlsx"), "--output", str(tmp_path / "x.docx"))
+
+    assert caught.value.returncode == 2
+    assert "20" in str(caught.value) and "21" in str(caught.value)
+    assert Batch.objects.count() == 0 and Project.objects.count() == 0
+    assert not (tmp_path / "x.docx").exists()
+
+
+def test_make_cards_process_exit_code_is_2_for_an_invalid_workbook(manage_env, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "make_cards", str(CASES / "bledy-walidacji.xlsx"), "--output", str(tmp_path / "x.docx")],
+        cwd=ROOT,
+        env=manage_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 2, result.stderr
+    assert "wiersz 3" in result.stderr and "wiersz 4" in result.stderr and "wiersz 5" in result.stderr
+    assert Batch.objects.count() == 0
+
+
+def test_make_cards_with_missing_input_file_says_so(db, tmp_path):
+    with pytest.raises(CommandError, match="Nie ma pliku"):
+        call_command("make_cards", str(tmp_path / "brak.xlsx"), "--output", str(tmp_path / "x.docx"))
+
+
+def test_make_cards_with_missing_output_folder_fails_before_importing(db, tmp_path):
+    with pytest.raises(CommandError, match="nie istnieje"):
+        call_command("make_cards", str(CASES / "projekty-demo.xlsx"), "--output", str(tmp_path / "nie" / "x.docx"))
+    assert Batch.objects.count() == 0
+
+
+def test_import_generate_export_one_step_at_a_time(worker, owner, tmp_path, capsys):
+    call_command("import_batch", str(CASES / "arkusz-drugi.xlsx"), "--user", owner.username, "--name", "Klient — łódź")
+    batch_id = int(capsys.readouterr().out.strip())
+    batch = Batch.objects.get(pk=batch_id)
+    assert batch.owner == owner and batch.name == "Klient — łódź" and batch.projects.count() == 3
+
+    call_command("generate_batch", str(batch_id), "--wait")
+    assert "Gotowe karty: 3/3" in capsys.readouterr().out
+
+    out = tmp_path / "partia.docx"
+    call_command("export_batch", str(batch_id), "--output", str(out))
+    assert len(_headings(out, 1)) == 3
+
+
+def test_import_batch_for_unknown_user_fails_clearly(db):
+    with pytest.raises(CommandError, match="Nie ma użytkownika"):
+        call_command("import_batch", str(CASES / "projekty-demo.xlsx"), "--user", "nikt")
+
+
+def test_generate_batch_for_unknown_batch_fails_clearly(db):
+    with pytest.raises(CommandError, match="Nie ma partii"):
+        call_command("generate_batch", "999")
+
+
+def test_create_demo_user_prints_a_login_that_works_and_is_stable(db, settings, tmp_path, capsys):
+    settings.BASE_DIR = tmp_path
+    call_command("create_demo_user")
+    first = capsys.readouterr().out
+    call_command("create_demo_user")
+    second = capsys.readouterr().out
+
+    password = first.split("Hasło: ")[1].strip()
+    assert first == second
+    assert User.objects.get(username="demo").check_password(password)
+    assert len(password) >= 8 and any(c.isupper() for c in password) and any(c.isdigit() for c in password)

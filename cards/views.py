@@ -1,0 +1,221 @@
+"""Pages of cards: a project's card, editing its sections, generation and Word export."""
+
+import io
+import re
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from batches.models import Batch, Project
+from cards import services
+from cards.export.docx import BatchDoc, CardDoc, render_batch, render_card
+from cards.forms import GenerateForm, SectionForm
+from cards.models import Section
+from cards.providers.registry import PROVIDER_LABELS
+from cards.sections import SECTION_HEADINGS, SECTION_KEYS
+from rndcards.htmx import render_page
+from rndcards.http import AuthenticatedHttpRequest
+
+DOCX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+OFFLINE_NOTE = "Szkic przygotowany bez udziału AI — wymaga uzupełnienia przez konsultanta."
+# Characters Windows, macOS or Linux refuse in file names, and control characters.
+_ILLEGAL_FILENAME_CHARS = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f-\x9f]')
+
+PROJECT_PAGE = "cards/project_detail.html"
+
+
+def get_batch(request: AuthenticatedHttpRequest, pk: int) -> Batch:
+    """The user's own batch; anyone else's is a 404, never a 403."""
+    return get_object_or_404(Batch, pk=pk, owner=request.user)
+
+
+def get_project(request: AuthenticatedHttpRequest, pk: int) -> Project:
+    """A project of one of the user's own batches, else 404."""
+    return get_object_or_404(Project.objects.select_related("batch"), pk=pk, batch__owner=request.user)
+
+
+def get_section(request: AuthenticatedHttpRequest, pk: int, key: str) -> Section:
+    """A section of the user's own project; an unknown key or a missing section is a 404."""
+    if key not in SECTION_KEYS:
+        raise Http404("Unknown section")
+    return get_object_or_404(
+        Section.objects.select_related("project__batch", "updated_by"),
+        project__pk=pk,
+        project__batch__owner=request.user,
+        key=key,
+    )
+
+
+# --------------------------------------------------------------------------- generation
+
+
+@require_POST
+@login_required
+def batch_generate(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Queue every project of the batch that is not already queued or generating."""
+    batch = get_batch(request, pk)
+    form = GenerateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Wybierz dostawcę z listy dostępnych."))
+        return redirect(batch)
+    queued = services.batch_generate(batch=batch, provider=form.cleaned_data["provider"])
+    if queued:
+        messages.success(request, _("Dodano do kolejki projekty: %(count)d.") % {"count": queued})
+    else:
+        messages.info(request, _("Wszystkie projekty są już w kolejce lub w trakcie generowania."))
+    return redirect(batch)
+
+
+@require_POST
+@login_required
+def project_generate(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Queue one project's card again; manually edited sections are kept."""
+    project = get_project(request, pk)
+    form = GenerateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Wybierz dostawcę z listy dostępnych."))
+        return redirect(project)
+    if services.project_regenerate(project=project, provider=form.cleaned_data["provider"]):
+        messages.success(request, _("Karta została dodana do kolejki. Sekcje edytowane ręcznie zostaną zachowane."))
+    else:
+        messages.info(request, _("Ta karta jest już w kolejce lub w trakcie generowania."))
+    return redirect(project)
+
+
+# --------------------------------------------------------------------------- project page
+
+
+def _project_page(
+    request: AuthenticatedHttpRequest,
+    project: Project,
+    *,
+    partial: str | None = None,
+    editing: str = "",
+    section: Section | None = None,
+    form: SectionForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    context = {
+        "project": project,
+        "batch": project.batch,
+        # Lazy: a single-section partial never runs this query.
+        "sections": project.sections.select_related("updated_by"),
+        "provider_label": PROVIDER_LABELS.get(project.provider, project.provider),
+        "generate_form": GenerateForm(),
+        "editing": editing,
+        "section": section,
+        "form": form,
+    }
+    return render_page(request, PROJECT_PAGE, context, partial=partial, status=status)
+
+
+@require_safe
+@login_required
+def project_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """A project's card beside its input; htmx polls the card while it is being generated."""
+    return _project_page(request, get_project(request, pk), partial="project-card")
+
+
+@require_safe
+@login_required
+def section_detail(request: AuthenticatedHttpRequest, pk: int, key: str) -> HttpResponse:
+    """One section as displayed (htmx: "Anuluj" swaps it back in); otherwise the project page."""
+    section = get_section(request, pk, key)
+    if not request.htmx:
+        return redirect(_section_url(section))
+    return _project_page(request, section.project, partial="section", section=section)
+
+
+@require_safe
+@login_required
+def section_edit(request: AuthenticatedHttpRequest, pk: int, key: str) -> HttpResponse:
+    """The editor of one section (htmx), or the whole page with that section in edit mode."""
+    section = get_section(request, pk, key)
+    form = SectionForm(initial={"text": section.text})
+    return _project_page(request, section.project, partial="section-edit", editing=key, section=section, form=form)
+
+
+@require_POST
+@login_required
+def section_save(request: AuthenticatedHttpRequest, pk: int, key: str) -> HttpResponse:
+    """Save a consultant's edit of one section and show it; an invalid text stays in the editor."""
+    section = get_section(request, pk, key)
+    form = SectionForm(request.POST)
+    if not form.is_valid():
+        return _project_page(
+            request, section.project, partial="section-edit", editing=key, section=section, form=form, status=422
+        )
+    services.section_update(section=section, text=form.cleaned_data["text"], author=request.user)
+    if not request.htmx:
+        messages.success(request, _("Zapisano sekcję „%(heading)s”.") % {"heading": section.heading})
+        return redirect(_section_url(section))
+    return _project_page(request, section.project, partial="section", section=section)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def section(request: AuthenticatedHttpRequest, pk: int, key: str) -> HttpResponse:
+    """The section URL: GET shows it (section_detail), POST saves it (section_save)."""
+    if request.method == "POST":
+        return section_save(request, pk, key)
+    return section_detail(request, pk, key)
+
+
+def _section_url(section: Section) -> str:
+    return f"{section.project.get_absolute_url()}#section-{section.key}"
+
+
+# --------------------------------------------------------------------------- export
+
+
+def _card_doc(project: Project) -> CardDoc:
+    """The export's view of a project: its existing sections in order (prefetched)."""
+    sections = sorted(project.sections.all(), key=lambda s: s.position)
+    return CardDoc(
+        title=project.name,
+        start_date=project.start_date,
+        end_date=project.end_date,
+        responsible_person=project.responsible_person,
+        sections=tuple((SECTION_HEADINGS[s.key], s.text) for s in sections),
+        note=OFFLINE_NOTE if project.is_offline_draft else "",
+        row_number=project.row_number,
+    )
+
+
+def _docx_response(data: bytes, name: str, *, fallback: str) -> FileResponse:
+    name = _ILLEGAL_FILENAME_CHARS.sub("", name).strip().strip(".").strip()[:150] or fallback
+    return FileResponse(
+        io.BytesIO(data), as_attachment=True, filename=f"{name}.docx", content_type=DOCX_CONTENT_TYPE
+    )
+
+
+@require_safe
+@login_required
+def batch_export(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """The batch's cards as one Word document (cards not generated yet are left out)."""
+    batch = get_batch(request, pk)
+    projects = batch.projects.prefetch_related("sections")
+    cards = tuple(_card_doc(project) for project in projects if project.sections.all())
+    if not cards:
+        messages.error(request, _("Żadna karta tej partii nie jest jeszcze wygenerowana — nie ma czego eksportować."))
+        return redirect(batch)
+    doc = BatchDoc(name=batch.name, created=timezone.localdate(batch.uploaded_at), cards=cards)
+    return _docx_response(render_batch(doc), batch.name, fallback="karty-projektow-B+R")
+
+
+@require_safe
+@login_required
+def project_export(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """One project's card as a Word document."""
+    project = get_object_or_404(
+        Project.objects.select_related("batch").prefetch_related("sections"), pk=pk, batch__owner=request.user
+    )
+    if not project.sections.all():
+        messages.error(request, _("Karta tego projektu nie jest jeszcze wygenerowana — nie ma czego eksportować."))
+        return redirect(project)
+    data = render_card(_card_doc(project), batch_name=project.batch.name)
+    return _docx_response(data, project.name, fallback="karta-projektu-B+R")

@@ -1,0 +1,112 @@
+/* RnD Cards — the little JavaScript the pages need. No inline scripts anywhere (CSP). */
+(function () {
+  "use strict";
+
+  var TRIX_LANG_PL = {
+    attachFiles: "Załącz pliki",
+    bold: "Pogrubienie",
+    bullets: "Lista punktowana",
+    byte: "bajt",
+    bytes: "bajtów",
+    captionPlaceholder: "Dodaj podpis…",
+    code: "Kod",
+    heading1: "Nagłówek",
+    indent: "Zwiększ wcięcie",
+    italic: "Kursywa",
+    link: "Link",
+    numbers: "Lista numerowana",
+    outdent: "Zmniejsz wcięcie",
+    quote: "Cytat",
+    redo: "Ponów",
+    remove: "Usuń",
+    strike: "Przekreślenie",
+    undo: "Cofnij",
+    unlink: "Usuń link",
+    url: "Adres URL",
+    urlPlaceholder: "Wpisz adres URL…"
+  };
+
+  // Trix builds its toolbar right after this event, so the labels are Polish in time
+  // whichever script ran first.
+  document.addEventListener("trix-before-initialize", function () {
+    if (window.Trix && window.Trix.config && window.Trix.config.lang) {
+      Object.assign(window.Trix.config.lang, TRIX_LANG_PL);
+    }
+  });
+
+  // Sections hold text only: the sanitizer would drop attachments, so refuse them up front.
+  document.addEventListener("trix-file-accept", function (event) {
+    event.preventDefault();
+  });
+
+  document.addEventListener("trix-initialize", function (event) {
+    var editor = event.target;
+    if (editor.closest(".section--editing")) {
+      editor.focus();
+    }
+  });
+
+  // Unsaved edits: warn before the page is left with an editor changed but not saved.
+  document.addEventListener("trix-change", function (event) {
+    var form = event.target.closest("form");
+    if (form) {
+      form.setAttribute("data-dirty", "");
+    }
+  });
+  document.addEventListener("submit", function (event) {
+    event.target.removeAttribute("data-dirty");
+  });
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var form = event.detail.elt && event.detail.elt.closest ? event.detail.elt.closest("form") : null;
+    if (form && event.detail.requestConfig && event.detail.requestConfig.verb !== "get") {
+      form.removeAttribute("data-dirty");
+    }
+  });
+  window.addEventListener("beforeunload", function (event) {
+    if (document.querySelector("form[data-dirty]")) {
+      event.preventDefault();
+      event.returnValue = "";
+    }
+  });
+
+  // Make the offline draft's "[DO WERYFIKACJI]" markers stand out in the displayed text.
+  var MARKER = "[DO WERYFIKACJI]";
+  function markTodos(root) {
+    if (!root || !root.querySelectorAll) {
+      return;
+    }
+    var bodies = root.matches && root.matches(".section__body") ? [root] : root.querySelectorAll(".section__body");
+    Array.prototype.forEach.call(bodies, function (body) {
+      var walker = document.createTreeWalker(body, NodeFilter.SHOW_TEXT);
+      var nodes = [];
+      while (walker.nextNode()) {
+        if (walker.currentNode.nodeValue.indexOf(MARKER) !== -1 && !walker.currentNode.parentNode.closest("mark")) {
+          nodes.push(walker.currentNode);
+        }
+      }
+      nodes.forEach(function (node) {
+        var parts = node.nodeValue.split(MARKER);
+        var fragment = document.createDocumentFragment();
+        parts.forEach(function (part, index) {
+          if (index > 0) {
+            var mark = document.createElement("mark");
+            mark.className = "todo";
+            mark.textContent = MARKER;
+            fragment.appendChild(mark);
+          }
+          if (part) {
+            fragment.appendChild(document.createTextNode(part));
+          }
+        });
+        node.parentNode.replaceChild(fragment, node);
+      });
+    });
+  }
+  // htmx:load fires for the page body on start and for every swapped-in fragment.
+  document.addEventListener("htmx:load", function (event) {
+    markTodos(event.detail.elt);
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    markTodos(document);
+  });
+})();
