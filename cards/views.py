@@ -187,7 +187,7 @@ def _card_doc(project: Project) -> CardDoc:
 
 
 def _docx_response(data: bytes, name: str, *, fallback: str) -> FileResponse:
-    name = _ILLEGAL_FILENAME_CHARS.sub("", name).strip().strip(".").strip()[:150] or fallback
+    name = " ".join(_ILLEGAL_FILENAME_CHARS.sub(" ", name).split()).strip(". ")[:150].strip() or fallback
     return FileResponse(
         io.BytesIO(data), as_attachment=True, filename=f"{name}.docx", content_type=DOCX_CONTENT_TYPE
     )

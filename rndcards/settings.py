@@ -142,7 +142,8 @@ else:
             },
             # A file, not the in-memory default: worker threads (and a worker process in
             # the broker tests) must see the test data with real locking.
-            "TEST": {"NAME": env("SQLITE_TEST_PATH", str(BASE_DIR / "var" / "test-db.sqlite3"))},
+            # One file per test process, so parallel runs do not share it.
+            "TEST": {"NAME": env("SQLITE_TEST_PATH", str(BASE_DIR / "var" / f"test-db-{os.getpid()}.sqlite3"))},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -207,7 +208,8 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 MEDIA_URL = "/media/"
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = Path(env("STATIC_ROOT", str(BASE_DIR / "var" / "static")))
+# collectstatic's target, needed in production only (WhiteNoise warns about a missing one).
+STATIC_ROOT = env("STATIC_ROOT") or (str(BASE_DIR / "var" / "static") if PRODUCTION else None)
 # WhiteNoise serves static files in every mode; without collectstatic (embedded
 # default) it reads them straight from the apps and static/.
 WHITENOISE_USE_FINDERS = not PRODUCTION

@@ -1,0 +1,67 @@
+"""Django admin: every model's list and change pages open, with a bounded number of queries."""
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from batches.models import Project
+from cards import services
+
+
+@pytest.fixture
+def admin_client(client, db):
+    admin = User.objects.create_superuser("admin", password="Haslo-Admina-1")
+    client.force_login(admin)
+    return client
+
+
+def _queries(client, url: str) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_admin_lists_do_not_grow_queries_with_rows(admin_client, make_batch, owner):
+    make_batch(owner, projects=1)
+    small = {url: _queries(admin_client, url) for url in ("/admin/batches/batch/", "/admin/batches/project/", "/admin/cards/section/")}
+    for _ in range(5):
+        make_batch(owner, projects=4)
+    for project in Project.objects.all():
+        Project.objects.filter(pk=project.pk).update(status=Project.Status.QUEUED, requested_provider="offline")
+        services.project_generate(project_id=project.pk)
+
+    for url, count in small.items():
+        assert _queries(admin_client, url) == count, url
+
+
+def test_admin_change_pages_open(admin_client, make_batch, owner):
+    batch = make_batch(owner, projects=1)
+    project = batch.projects.get()
+    Project.objects.filter(pk=project.pk).update(status=Project.Status.QUEUED, requested_provider="offline")
+    services.project_generate(project_id=project.pk)
+
+    assert admin_client.get(f"/admin/batches/batch/{batch.pk}/change/").status_code == 200
+    assert admin_client.get(f"/admin/batches/project/{project.pk}/change/").status_code == 200
+    section = project.sections.first()
+    assert admin_client.get(f"/admin/cards/section/{section.pk}/change/").status_code == 200
+
+
+def test_admin_requeue_action_queues_failed_projects(admin_client, make_batch, owner, django_capture_on_commit_callbacks):
+    batch = make_batch(owner, projects=2)
+    Project.objects.filter(batch=batch).update(status=Project.Status.FAILED)
+
+    with django_capture_on_commit_callbacks():
+        response = admin_client.post(
+            "/admin/batches/project/",
+            {"action": "requeue", "_selected_action": list(batch.projects.values_list("pk", flat=True))},
+        )
+
+    assert response.status_code == 302
+    assert set(batch.projects.values_list("status", flat=True)) == {Project.Status.QUEUED}
+
+
+def test_admin_is_closed_to_consultants(client, owner):
+    client.force_login(owner)
+
+    assert client.get("/admin/batches/batch/").status_code == 302
