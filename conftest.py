@@ -15,6 +15,8 @@ def _no_embedded_worker(settings, tmp_path):
     # Tests drive workers themselves, and never write into the developer's media folder.
     settings.RNDCARDS_EMBEDDED_WORKER = False
     settings.MEDIA_ROOT = tmp_path / "media"
+    # Password hashing is deliberately slow; tests log in often.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

@@ -82,7 +82,9 @@ class Project(models.Model):
         verbose_name_plural = _("projekty")
         constraints = [
             models.UniqueConstraint(fields=["batch", "row_number"], name="project_unique_row"),
-            models.CheckConstraint(condition=models.Q(end_date__gte=models.F("start_date")), name="project_dates_ordered"),
+            models.CheckConstraint(
+                condition=models.Q(end_date__gte=models.F("start_date")), name="project_dates_ordered"
+            ),
         ]
         indexes = [models.Index(fields=["status"])]
 

@@ -45,7 +45,15 @@ def batch_import(*, content: bytes, owner: User, filename: str, name: str = "") 
 
 def batch_refresh_status(*, batch: Batch) -> None:
     """Derive the batch status from its projects' statuses."""
-    statuses = set(batch.projects.values_list("status", flat=True))
+    # Workers finishing together must not write a status read before the other's
+    # change: lock the batch row, then read.
+    with transaction.atomic():
+        Batch.objects.select_for_update().filter(pk=batch.pk).first()
+        _refresh_status_locked(batch)
+
+
+def _refresh_status_locked(batch: Batch) -> None:
+    statuses = set(Project.objects.filter(batch_id=batch.pk).values_list("status", flat=True))
     if statuses & {Project.Status.QUEUED, Project.Status.GENERATING}:
         status = Batch.Status.GENERATING
     elif statuses & {Project.Status.FAILED, Project.Status.GENERATION_TIMEOUT}:

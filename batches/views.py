@@ -7,13 +7,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
 from django.http import FileResponse, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from batches import excel
 from batches.forms import UploadForm
 from batches.models import Batch, Project
+from batches.selectors import batch_for_user
 from batches.services import batch_import
 from cards.forms import GenerateForm
 from cards.providers.registry import PROVIDER_LABELS
@@ -22,11 +23,6 @@ from rndcards.http import AuthenticatedHttpRequest
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 TEMPLATE_FILENAME = "szablon-projektow-B+R.xlsx"
-
-
-def get_batch(request: AuthenticatedHttpRequest, pk: int) -> Batch:
-    """The user's own batch; anyone else's is a 404, never a 403."""
-    return get_object_or_404(Batch, pk=pk, owner=request.user)
 
 
 def _dashboard(request: AuthenticatedHttpRequest, form: UploadForm, *, problems=(), status: int = 200):
@@ -98,7 +94,7 @@ def batch_template(request: AuthenticatedHttpRequest) -> FileResponse:
 @login_required
 def batch_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """A batch with its projects; htmx polls the progress region while work is queued."""
-    batch = get_batch(request, pk)
+    batch = batch_for_user(user=request.user, pk=pk)
     projects = list(batch.projects.all())
     counts = {status: 0 for status in Project.Status.values}
     for project in projects:

@@ -70,7 +70,9 @@ class _Handler(BaseHTTPRequestHandler):
             if behaviour.status != 200:
                 headers = {"retry-after": str(behaviour.retry_after)} if behaviour.retry_after is not None else {}
                 kind = "overloaded_error" if behaviour.status == 529 else "api_error"
-                return self._send(behaviour.status, {"type": "error", "error": {"type": kind, "message": "fake failure"}}, headers)
+                return self._send(
+                    behaviour.status, {"type": "error", "error": {"type": kind, "message": "fake failure"}}, headers
+                )
             if self.path.rstrip("/").endswith("/messages"):
                 return self._anthropic(body)
             if self.path.rstrip("/").endswith("/chat/completions"):
@@ -90,7 +92,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _anthropic(self, body: dict):
         system = "".join(block.get("text", "") for block in body.get("system", []) if isinstance(block, dict))
         prompt = "".join(
-            m["content"] if isinstance(m["content"], str) else json.dumps(m["content"]) for m in body.get("messages", [])
+            m["content"] if isinstance(m["content"], str) else json.dumps(m["content"])
+            for m in body.get("messages", [])
         )
         card = _card_from_prompt(prompt)
         cached = self._cached(system)
@@ -130,7 +133,11 @@ class _Handler(BaseHTTPRequestHandler):
                 "created": int(time.time()),
                 "model": body.get("model", "fake"),
                 "choices": [
-                    {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content, "refusal": None}}
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": content, "refusal": None},
+                    }
                 ],
                 "usage": {
                     "prompt_tokens": prompt_tokens,

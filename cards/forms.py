@@ -48,7 +48,5 @@ class SectionForm(forms.Form):
     def clean_text(self) -> str:
         text = self.cleaned_data["text"]
         if not html_to_text(sanitize_html(text)).strip():
-            raise forms.ValidationError(
-                _("Sekcja nie może być pusta. Wpisz treść albo anuluj edycję."), code="empty"
-            )
+            raise forms.ValidationError(_("Sekcja nie może być pusta. Wpisz treść albo anuluj edycję."), code="empty")
         return text

@@ -105,9 +105,7 @@ def project_generate(*, project_id: int) -> bool:
 def project_mark(*, project_id: int, status: str, message: str) -> None:
     """Record that a claimed generation ended without a card."""
     project = Project.objects.select_related("batch").get(pk=project_id)
-    Project.objects.filter(pk=project_id, status=Project.Status.GENERATING).update(
-        status=status, error_message=message
-    )
+    Project.objects.filter(pk=project_id, status=Project.Status.GENERATING).update(status=status, error_message=message)
     batch_refresh_status(batch=project.batch)
 
 
@@ -139,7 +137,11 @@ def section_update(*, section: Section, text: str, author: User) -> Section:
     return section
 
 
+OFFLINE_NOTE = "Szkic przygotowany bez udziału AI — wymaga uzupełnienia przez konsultanta."
+
+
 def card_document(project: Project) -> "CardDoc":
+    """The export's view of a project: its existing sections in order (prefetch them)."""
     from cards.export.docx import CardDoc
 
     sections = sorted(project.sections.all(), key=lambda s: s.position)
@@ -154,26 +156,24 @@ def card_document(project: Project) -> "CardDoc":
     )
 
 
-OFFLINE_NOTE = "Szkic przygotowany bez udziału AI — wymaga uzupełnienia przez konsultanta."
-
-
-def batch_export_docx(*, batch: Batch) -> bytes:
-    """The batch's Word document: a title page and one card per project."""
+def batch_export_docx(*, batch: Batch) -> bytes | None:
+    """The batch's Word document (title page, one card per project that has sections),
+    or None when no card has been generated yet."""
     from cards.export.docx import BatchDoc, render_batch
 
     projects = batch.projects.prefetch_related("sections").order_by("row_number")
-    doc = BatchDoc(
-        name=batch.name,
-        created=timezone.localdate(),
-        cards=tuple(card_document(p) for p in projects),
-    )
-    return render_batch(doc)
+    cards = tuple(card_document(p) for p in projects if p.sections.all())
+    if not cards:
+        return None
+    return render_batch(BatchDoc(name=batch.name, created=timezone.localdate(), cards=cards))
 
 
-def project_export_docx(*, project: Project) -> bytes:
-    """One card as a Word document."""
+def project_export_docx(*, project: Project) -> bytes | None:
+    """One card as a Word document, or None when it has no sections yet."""
     from cards.export.docx import render_card
 
+    if not project.sections.all():
+        return None
     return render_card(card_document(project), batch_name=project.batch.name)
 
 
@@ -185,5 +185,10 @@ def batch_progress(*, batch: Batch) -> dict[str, int]:
     for row in batch.projects.values("status").annotate(n=Count("pk")):
         counts[row["status"]] = row["n"]
     counts["total"] = sum(counts[s] for s in Project.Status.values)
-    counts["done"] = counts["total"] - counts[Project.Status.QUEUED] - counts[Project.Status.GENERATING] - counts[Project.Status.PENDING]
+    counts["done"] = (
+        counts["total"]
+        - counts[Project.Status.QUEUED]
+        - counts[Project.Status.GENERATING]
+        - counts[Project.Status.PENDING]
+    )
     return counts

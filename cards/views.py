@@ -7,36 +7,24 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from batches.models import Batch, Project
+from batches.models import Project
+from batches.selectors import batch_for_user, project_for_user
 from cards import services
-from cards.export.docx import BatchDoc, CardDoc, render_batch, render_card
 from cards.forms import GenerateForm, SectionForm
 from cards.models import Section
 from cards.providers.registry import PROVIDER_LABELS
-from cards.sections import SECTION_HEADINGS, SECTION_KEYS
+from cards.sections import SECTION_KEYS
 from rndcards.htmx import render_page
 from rndcards.http import AuthenticatedHttpRequest
 
 DOCX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-OFFLINE_NOTE = "Szkic przygotowany bez udziału AI — wymaga uzupełnienia przez konsultanta."
 # Characters Windows, macOS or Linux refuse in file names, and control characters.
 _ILLEGAL_FILENAME_CHARS = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f-\x9f]')
 
 PROJECT_PAGE = "cards/project_detail.html"
-
-
-def get_batch(request: AuthenticatedHttpRequest, pk: int) -> Batch:
-    """The user's own batch; anyone else's is a 404, never a 403."""
-    return get_object_or_404(Batch, pk=pk, owner=request.user)
-
-
-def get_project(request: AuthenticatedHttpRequest, pk: int) -> Project:
-    """A project of one of the user's own batches, else 404."""
-    return get_object_or_404(Project.objects.select_related("batch"), pk=pk, batch__owner=request.user)
 
 
 def get_section(request: AuthenticatedHttpRequest, pk: int, key: str) -> Section:
@@ -58,7 +46,7 @@ def get_section(request: AuthenticatedHttpRequest, pk: int, key: str) -> Section
 @login_required
 def batch_generate(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Queue every project of the batch that is not already queued or generating."""
-    batch = get_batch(request, pk)
+    batch = batch_for_user(user=request.user, pk=pk)
     form = GenerateForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Wybierz dostawcę z listy dostępnych."))
@@ -75,7 +63,7 @@ def batch_generate(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 @login_required
 def project_generate(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Queue one project's card again; manually edited sections are kept."""
-    project = get_project(request, pk)
+    project = project_for_user(user=request.user, pk=pk)
     form = GenerateForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Wybierz dostawcę z listy dostępnych."))
@@ -118,7 +106,7 @@ def _project_page(
 @login_required
 def project_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """A project's card beside its input; htmx polls the card while it is being generated."""
-    return _project_page(request, get_project(request, pk), partial="project-card")
+    return _project_page(request, project_for_user(user=request.user, pk=pk), partial="project-card")
 
 
 @require_safe
@@ -172,39 +160,21 @@ def _section_url(section: Section) -> str:
 # --------------------------------------------------------------------------- export
 
 
-def _card_doc(project: Project) -> CardDoc:
-    """The export's view of a project: its existing sections in order (prefetched)."""
-    sections = sorted(project.sections.all(), key=lambda s: s.position)
-    return CardDoc(
-        title=project.name,
-        start_date=project.start_date,
-        end_date=project.end_date,
-        responsible_person=project.responsible_person,
-        sections=tuple((SECTION_HEADINGS[s.key], s.text) for s in sections),
-        note=OFFLINE_NOTE if project.is_offline_draft else "",
-        row_number=project.row_number,
-    )
-
-
 def _docx_response(data: bytes, name: str, *, fallback: str) -> FileResponse:
     name = " ".join(_ILLEGAL_FILENAME_CHARS.sub(" ", name).split()).strip(". ")[:150].strip() or fallback
-    return FileResponse(
-        io.BytesIO(data), as_attachment=True, filename=f"{name}.docx", content_type=DOCX_CONTENT_TYPE
-    )
+    return FileResponse(io.BytesIO(data), as_attachment=True, filename=f"{name}.docx", content_type=DOCX_CONTENT_TYPE)
 
 
 @require_safe
 @login_required
 def batch_export(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The batch's cards as one Word document (cards not generated yet are left out)."""
-    batch = get_batch(request, pk)
-    projects = batch.projects.prefetch_related("sections")
-    cards = tuple(_card_doc(project) for project in projects if project.sections.all())
-    if not cards:
+    batch = batch_for_user(user=request.user, pk=pk)
+    data = services.batch_export_docx(batch=batch)
+    if data is None:
         messages.error(request, _("Żadna karta tej partii nie jest jeszcze wygenerowana — nie ma czego eksportować."))
         return redirect(batch)
-    doc = BatchDoc(name=batch.name, created=timezone.localdate(batch.uploaded_at), cards=cards)
-    return _docx_response(render_batch(doc), batch.name, fallback="karty-projektow-B+R")
+    return _docx_response(data, batch.name, fallback="karty-projektow-B+R")
 
 
 @require_safe
@@ -214,8 +184,8 @@ def project_export(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     project = get_object_or_404(
         Project.objects.select_related("batch").prefetch_related("sections"), pk=pk, batch__owner=request.user
     )
-    if not project.sections.all():
+    data = services.project_export_docx(project=project)
+    if data is None:
         messages.error(request, _("Karta tego projektu nie jest jeszcze wygenerowana — nie ma czego eksportować."))
         return redirect(project)
-    data = render_card(_card_doc(project), batch_name=project.batch.name)
     return _docx_response(data, project.name, fallback="karta-projektu-B+R")

@@ -1,6 +1,7 @@
 """Render a whole page, or only the named partial when htmx asks for it."""
 
 from django.template.response import TemplateResponse
+from django.utils.cache import patch_vary_headers
 
 from rndcards.http import AuthenticatedHttpRequest
 
@@ -16,4 +17,8 @@ def render_page(
     """Render `template_name`, or `template_name#partial` for an htmx request."""
     if partial and request.htmx:
         template_name = f"{template_name}#{partial}"
-    return TemplateResponse(request, template_name, context, status=status)
+    response = TemplateResponse(request, template_name, context, status=status)
+    if partial:
+        # The same URL answers with a page or a fragment: caches must keep them apart.
+        patch_vary_headers(response, ("HX-Request",))
+    return response

@@ -24,7 +24,10 @@ def _queries(client, url: str) -> int:
 
 def test_admin_lists_do_not_grow_queries_with_rows(admin_client, make_batch, owner):
     make_batch(owner, projects=1)
-    small = {url: _queries(admin_client, url) for url in ("/admin/batches/batch/", "/admin/batches/project/", "/admin/cards/section/")}
+    small = {
+        url: _queries(admin_client, url)
+        for url in ("/admin/batches/batch/", "/admin/batches/project/", "/admin/cards/section/")
+    }
     for _ in range(5):
         make_batch(owner, projects=4)
     for project in Project.objects.all():
@@ -47,7 +50,9 @@ def test_admin_change_pages_open(admin_client, make_batch, owner):
     assert admin_client.get(f"/admin/cards/section/{section.pk}/change/").status_code == 200
 
 
-def test_admin_requeue_action_queues_failed_projects(admin_client, make_batch, owner, django_capture_on_commit_callbacks):
+def test_admin_requeue_action_queues_failed_projects(
+    admin_client, make_batch, owner, django_capture_on_commit_callbacks
+):
     batch = make_batch(owner, projects=2)
     Project.objects.filter(batch=batch).update(status=Project.Status.FAILED)
 

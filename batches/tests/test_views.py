@@ -169,7 +169,11 @@ def test_upload_with_21_projects_says_the_limit_is_20(client, owner, case_bytes)
 @pytest.mark.parametrize(
     ("filename", "content", "message"),
     [
-        ("projekty.csv", "Nazwa projektu;Opis\nSystem;Opis\n".encode(), "wygląda na plik tekstowy (np. CSV)"),
+        (
+            "projekty.csv",
+            "Nazwa projektu;Data rozpoczęcia\nSystem wizyjny;01.02.2024\n".encode(),
+            "wygląda na plik tekstowy (np. CSV)",
+        ),
         ("projekty.xlsx", bytes(range(256)) * 8, "nie jest skoroszytem Excela"),
     ],
 )
@@ -269,14 +273,14 @@ def test_batch_page_polls_while_projects_are_queued_and_stops_after(client, owne
 def test_batch_page_counts_generated_queued_generating_and_failed(client, owner, make_batch):
     batch = make_batch(owner, projects=5)
     statuses = ["generated", "generated", "queued", "generating", "failed"]
-    for project, status in zip(batch.projects.order_by("row_number"), statuses):
-        Project.objects.filter(pk=project.pk).update(status=status, error_message="Błąd testowy" if status == "failed" else "")
+    for project, status in zip(batch.projects.order_by("row_number"), statuses, strict=True):
+        Project.objects.filter(pk=project.pk).update(
+            status=status, error_message="Błąd testowy" if status == "failed" else ""
+        )
     client.force_login(owner)
     response = client.get(reverse("batch_detail", args=[batch.pk]))
-    context = response.context
-    assert (context["generated"], context["total"], context["queued"], context["generating"], context["failed"]) == (
-        2, 5, 1, 1, 1,
-    )
+    counts = {key: response.context[key] for key in ("generated", "total", "queued", "generating", "failed")}
+    assert counts == {"generated": 2, "total": 5, "queued": 1, "generating": 1, "failed": 1}
     html = response.content.decode()
     assert '<progress class="progress" value="2" max="5">' in html
     assert "Błąd testowy" in html

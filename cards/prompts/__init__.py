@@ -45,7 +45,6 @@ def card_user_message(card: CardInput) -> str:
         "osoba_odpowiedzialna": card.responsible_person,
         "dodatkowe_kolumny": {header: value for header, value in card.extra},
     }
-    return (
-        "Przygotuj kartę projektu B+R dla projektu opisanego w bloku danych.\n\n"
-        + _data_block("dane_projektu", data)
+    return "Przygotuj kartę projektu B+R dla projektu opisanego w bloku danych.\n\n" + _data_block(
+        "dane_projektu", data
     )

@@ -24,7 +24,9 @@ def _date(value: datetime.date) -> str:
     return value.strftime("%d.%m.%Y")
 
 
-def schedule(start: datetime.date, end: datetime.date, names: tuple[str, ...] = STAGES) -> list[tuple[str, datetime.date, datetime.date]]:
+def schedule(
+    start: datetime.date, end: datetime.date, names: tuple[str, ...] = STAGES
+) -> list[tuple[str, datetime.date, datetime.date]]:
     """Split the project period into consecutive stages that cover it exactly."""
     days = (end - start).days + 1
     count = max(1, min(len(names), days))

@@ -46,7 +46,14 @@ def test_make_cards_on_21_projects_exits_2_and_creates_nothing(db, tmp_path):
 
 def test_make_cards_process_exit_code_is_2_for_an_invalid_workbook(manage_env, tmp_path):
     result = subprocess.run(
-        [sys.executable, "manage.py", "make_cards", str(CASES / "bledy-walidacji.xlsx"), "--output", str(tmp_path / "x.docx")],
+        [
+            sys.executable,
+            "manage.py",
+            "make_cards",
+            str(CASES / "bledy-walidacji.xlsx"),
+            "--output",
+            str(tmp_path / "x.docx"),
+        ],
         cwd=ROOT,
         env=manage_env,
         capture_output=True,

@@ -103,7 +103,9 @@ def test_section_update_sanitizes_html(make_batch, owner):
     section = project.sections.get(key="opis_projektu")
 
     services.section_update(
-        section=section, text='<div onclick="x()">Tekst<script>alert(1)</script><img src=x onerror=y></div>', author=owner
+        section=section,
+        text='<div onclick="x()">Tekst<script>alert(1)</script><img src=x onerror=y></div>',
+        author=owner,
     )
 
     section.refresh_from_db()

@@ -341,6 +341,9 @@ def test_generation_of_another_users_batch_or_project_is_404(client, project, re
 def test_generation_needs_post_and_login(client, owner, project):
     url = reverse("batch_generate", args=[project.batch_id])
     assert client.post(url, {"provider": "offline"})["Location"].startswith(reverse("login"))
+    response = client.post(reverse("project_generate", args=[project.pk]), {"provider": "offline"})
+    assert response["Location"].startswith(reverse("login"))
+    assert not Project.objects.filter(status=Project.Status.QUEUED).exists()
     client.force_login(owner)
     assert client.get(url).status_code == 405
     assert client.get(reverse("project_generate", args=[project.pk])).status_code == 405

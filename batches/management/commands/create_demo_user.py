@@ -13,7 +13,11 @@ def generate_password() -> str:
     alphabet = string.ascii_letters + string.digits
     while True:
         password = "".join(secrets.choice(alphabet) for _ in range(12))
-        if any(c.isupper() for c in password) and any(c.isdigit() for c in password) and any(c.islower() for c in password):
+        if (
+            any(c.isupper() for c in password)
+            and any(c.isdigit() for c in password)
+            and any(c.islower() for c in password)
+        ):
             return password
 
 

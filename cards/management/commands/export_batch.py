@@ -15,5 +15,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, batch_id: int, output: str, **options):
         batch = cli.get_batch(batch_id)
-        path = cli.write_output(output, batch_export_docx(batch=batch))
+        data = batch_export_docx(batch=batch)
+        if data is None:
+            raise cli.CommandError(
+                f"Partia {batch_id} nie ma jeszcze żadnej karty. Uruchom generate_batch {batch_id} --wait."
+            )
+        path = cli.write_output(output, data)
         self.stdout.write(f"Zapisano {path} ({path.stat().st_size} B).")

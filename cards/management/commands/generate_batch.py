@@ -21,4 +21,6 @@ class Command(BaseCommand):
         self.stdout.write(f"Dodano do kolejki: {queued} z {batch.projects.count()} projektów.")
         if wait:
             progress = cli.wait_for_batch(batch, self.stdout, timeout=timeout)
-            self.stdout.write(f"Gotowe karty: {progress['generated']}/{progress['total']}, błędy: {progress['failed'] + progress['generation_timeout']}.")
+            self.stdout.write(
+                f"Gotowe karty: {progress['generated']}/{progress['total']}, błędy: {progress['failed'] + progress['generation_timeout']}."
+            )

@@ -34,9 +34,14 @@ class Command(BaseCommand):
             raise cli.workbook_error(exc, input) from exc
         batch_generate(batch=batch, provider=provider)
         progress = cli.wait_for_batch(batch, self.stdout, timeout=timeout)
-        path = cli.write_output(output, batch_export_docx(batch=batch))
+        data = batch_export_docx(batch=batch)
+        if data is None:
+            raise cli.CommandError(f"Nie powstała żadna karta — zobacz partię {batch.pk} w panelu administracyjnym.")
+        path = cli.write_output(output, data)
         failed = progress["failed"] + progress["generation_timeout"]
-        providers = ", ".join(sorted(set(batch.projects.exclude(provider="").values_list("provider", flat=True)))) or "—"
+        providers = (
+            ", ".join(sorted(set(batch.projects.exclude(provider="").values_list("provider", flat=True)))) or "—"
+        )
         self.stdout.write(
             f"Partia {batch.pk}: {progress['generated']}/{progress['total']} kart, błędy: {failed}, "
             f"dostawca: {providers}, plik: {path}, czas: {time.monotonic() - started:.1f} s"
