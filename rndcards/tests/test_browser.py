@@ -1,0 +1,99 @@
+"""The main job in a real browser: log in, upload, watch the cards appear, edit, download.
+
+Chromium comes from Debian's package (/usr/bin/chromium), driven by Playwright.
+"""
+
+import io
+import os
+import re
+from pathlib import Path
+
+import docx
+import dramatiq
+import pytest
+
+from conftest import CASES
+
+CHROMIUM = "/usr/bin/chromium"
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test
+    # makes meanwhile are still plain synchronous calls.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (make test does it as root).")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
+        )
+        yield browser
+        browser.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url, accept_downloads=True, locale="pl-PL")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def test_consultant_takes_a_workbook_from_upload_to_word(page, owner, transactional_db):
+    broker = dramatiq.get_broker()
+    broker.flush_all()
+
+    page.goto("/")
+    page.fill("input[name=username]", owner.username)
+    page.fill("input[name=password]", "Haslo-Testowe-1")
+    page.click("button[type=submit]")
+    page.get_by_role("button", name="Importuj projekty").wait_for()
+
+    page.set_input_files("input[name=file]", str(CASES / "projekty-demo.xlsx"))
+    page.fill("input[name=name]", "Klient Łódź — 2024")
+    page.get_by_role("button", name="Importuj projekty").click()
+    page.get_by_text("Zaimportowano 5 projektów.").wait_for()
+
+    page.get_by_role("button", name="Generuj wszystkie").click()
+    progress = page.locator("#batch-progress")
+    progress.get_by_text("w kolejce: 5").wait_for()
+
+    # Only now does a worker start: the page must update itself, without a reload.
+    worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=50)
+    worker.start()
+    try:
+        progress.get_by_text(re.compile(r"5\s+z 5 gotowych")).wait_for()
+    finally:
+        worker.stop()
+    assert progress.get_attribute("hx-trigger") is None  # polling stopped
+
+    page.locator("table a.strong-link").first.click()
+    section = page.locator("#section-cel_projektu")
+    section.get_by_role("link", name="Edytuj").click()
+    editor = page.locator("#section-cel_projektu trix-editor")
+    editor.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("Skrócenie czasu kontroli o 40% względem 2023 r. <script>alert(1)</script>")
+    page.locator("#section-cel_projektu").get_by_role("button", name="Zapisz").click()
+    saved = page.locator("#section-cel_projektu")
+    saved.get_by_text("Skrócenie czasu kontroli o 40%").wait_for()
+    saved.get_by_text("edycja ręczna").wait_for()
+    assert page.locator("#section-cel_projektu script").count() == 0
+
+    page.get_by_role("link", name="Wróć do partii").click()
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Eksportuj do Word").click()
+    download = download_info.value
+    assert download.suggested_filename == "Klient Łódź — 2024.docx"
+    document = docx.Document(io.BytesIO(Path(download.path()).read_bytes()))
+    headings1 = [p.text for p in document.paragraphs if p.style.name == "Heading 1"]
+    assert len(headings1) == 5
+    assert any("Skrócenie czasu kontroli o 40%" in p.text for p in document.paragraphs)
