@@ -10,6 +10,22 @@ from django.contrib.auth.models import User
 CASES = Path(__file__).resolve().parent / "batches" / "tests" / "data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _collected_static(tmp_path_factory):
+    """Production settings serve hashed static files from a manifest: build it once, as a
+    deployment would (collectstatic), so pages render exactly as they do there."""
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.test import override_settings
+
+    if "Manifest" not in settings.STORAGES["staticfiles"]["BACKEND"]:
+        yield
+        return
+    with override_settings(STATIC_ROOT=str(tmp_path_factory.mktemp("static"))):
+        call_command("collectstatic", interactive=False, verbosity=0)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _no_embedded_worker(settings, tmp_path):
     # Tests drive workers themselves, and never write into the developer's media folder.

@@ -39,12 +39,21 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, live_server):
+def page(browser, live_server, settings):
+    # The live server answers /static/ through the staticfiles finders, which know
+    # files by their source names, not the hashed names of the production manifest.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    errors: list[str] = []
     context = browser.new_context(base_url=live_server.url, accept_downloads=True, locale="pl-PL")
     page = context.new_page()
     page.set_default_timeout(15_000)
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     yield page
     context.close()
+    assert not errors, errors
 
 
 def test_consultant_takes_a_workbook_from_upload_to_word(page, owner, transactional_db):
