@@ -14,10 +14,12 @@ import threading
 
 import dramatiq
 from django.conf import settings
+from django.utils import timezone
 
 logger = logging.getLogger(__name__)
 _lock = threading.Lock()
 _worker: dramatiq.Worker | None = None
+PROCESS_STARTED = timezone.now()
 
 
 def ensure_started() -> None:
@@ -46,12 +48,23 @@ def stop() -> None:
 
 
 def recover_lost_jobs() -> int:
-    """The in-memory queue dies with its process: requeue projects left queued or generating."""
+    """The in-memory queue dies with its process: requeue what an earlier process left.
+
+    Only work queued or started before this process began counts as lost; what this
+    process queued itself is already in its queue. A second embedded process running at
+    the same time may pick up the first one's work too: the claim in project_generate
+    keeps that to one card per project.
+    """
+    from django.db.models import Q
+
     from batches.models import Project
     from cards.tasks import generate_project
 
-    stuck = Project.objects.filter(status__in=Project.IN_PROGRESS)
-    ids = list(stuck.values_list("pk", flat=True))
+    lost = Project.objects.filter(
+        Q(status=Project.Status.QUEUED, queued_at__lt=PROCESS_STARTED)
+        | Q(status=Project.Status.GENERATING, started_at__lt=PROCESS_STARTED)
+    )
+    ids = list(lost.values_list("pk", flat=True))
     Project.objects.filter(pk__in=ids, status=Project.Status.GENERATING).update(status=Project.Status.QUEUED)
     for project_id in ids:
         generate_project.send(project_id)

@@ -1,0 +1,30 @@
+"""The embedded worker: work lost with an earlier process is requeued, nothing else."""
+
+import datetime
+
+from batches.models import Project
+from rndcards import worker
+
+
+def test_recovery_requeues_only_work_from_before_this_process(make_batch, owner, monkeypatch):
+    sent: list[int] = []
+    monkeypatch.setattr("cards.tasks.generate_project.send", lambda pk: sent.append(pk))
+    batch = make_batch(owner, projects=4)
+    before = worker.PROCESS_STARTED - datetime.timedelta(minutes=5)
+    after = worker.PROCESS_STARTED + datetime.timedelta(seconds=1)
+    rows = list(batch.projects.order_by("row_number"))
+    Project.objects.filter(pk=rows[0].pk).update(status=Project.Status.QUEUED, queued_at=before)
+    Project.objects.filter(pk=rows[1].pk).update(status=Project.Status.GENERATING, queued_at=before, started_at=before)
+    Project.objects.filter(pk=rows[2].pk).update(status=Project.Status.QUEUED, queued_at=after)  # ours
+    Project.objects.filter(pk=rows[3].pk).update(status=Project.Status.GENERATED, queued_at=before)
+
+    assert worker.recover_lost_jobs() == 2
+
+    assert sorted(sent) == sorted([rows[0].pk, rows[1].pk])
+    assert Project.objects.get(pk=rows[1].pk).status == Project.Status.QUEUED
+
+
+def test_embedded_worker_does_not_start_when_disabled(settings):
+    settings.RNDCARDS_EMBEDDED_WORKER = False
+    worker.ensure_started()
+    assert worker._worker is None
