@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.db.models import Count, Q
 
 from batches.models import Batch, Project
+from cards.models import Section
 
 
 class ProjectInline(admin.TabularInline):
@@ -41,14 +42,50 @@ class BatchAdmin(admin.ModelAdmin):
         return obj._generated
 
 
+class SectionInline(admin.TabularInline):
+    model = Section
+    fields = ("position", "key", "origin", "provider", "model_name", "updated_by", "updated_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    ordering = ("position",)
+
+
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
-    list_display = ("name", "batch", "row_number", "status", "provider", "model_name", "generated_at")
+    list_display = (
+        "name",
+        "batch",
+        "row_number",
+        "status",
+        "requested_provider",
+        "provider",
+        "model_name",
+        "short_error",
+        "generated_at",
+    )
     list_filter = ("status", "provider", "requested_provider")
-    search_fields = ("name", "responsible_person", "batch__name")
+    search_fields = ("name", "responsible_person", "batch__name", "error_message")
     list_select_related = ("batch",)
-    readonly_fields = ("queued_at", "started_at", "generated_at", "updated_at")
+    # What the generation recorded is evidence: shown, not edited.
+    readonly_fields = (
+        "status",
+        "requested_provider",
+        "provider",
+        "model_name",
+        "error_message",
+        "queued_at",
+        "started_at",
+        "generated_at",
+        "updated_at",
+    )
+    inlines = [SectionInline]
     actions = ["requeue"]
+
+    @admin.display(description="błąd")
+    def short_error(self, obj: Project) -> str:
+        return obj.error_message[:120] + ("…" if len(obj.error_message) > 120 else "")
 
     @admin.action(description="Generuj ponownie wybrane projekty (bez nadpisywania edycji ręcznych)")
     def requeue(self, request, queryset):

@@ -9,4 +9,14 @@ class SectionAdmin(admin.ModelAdmin):
     list_filter = ("key", "origin", "provider")
     search_fields = ("project__name", "project__batch__name")
     list_select_related = ("project", "updated_by")
-    readonly_fields = ("updated_at",)
+    readonly_fields = ("project", "key", "position", "origin", "provider", "model_name", "updated_by", "updated_at")
+
+    def save_model(self, request, obj: Section, form, change: bool) -> None:
+        # The text is rendered as HTML on the consultant's page: an admin's edit goes
+        # through the same sanitizer and is recorded as a manual edit.
+        from cards.services import section_update
+
+        if change:
+            section_update(section=obj, text=obj.text, author=request.user)
+        else:
+            super().save_model(request, obj, form, change)

@@ -1,6 +1,7 @@
 """Business logic for cards: queueing generation, running it, editing sections."""
 
 import logging
+import secrets
 from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import User
@@ -11,7 +12,7 @@ from batches.models import Batch, Project
 from batches.services import batch_refresh_status
 from cards.models import Section
 from cards.providers.base import CardDraft, CardInput, ProviderError
-from cards.providers.registry import default_provider_name, get_provider
+from cards.providers.registry import default_provider_name, get_provider, require_configured
 from cards.sanitize import sanitize_html, text_to_html
 from cards.sections import SECTION_KEYS
 
@@ -51,6 +52,7 @@ def projects_enqueue(*, project_ids: list[int], provider: str, batch: Batch) -> 
     from rndcards import worker
 
     provider = provider or default_provider_name()
+    require_configured(provider)
     now = timezone.now()
     queued = []
     with transaction.atomic():
@@ -72,9 +74,11 @@ def projects_enqueue(*, project_ids: list[int], provider: str, batch: Batch) -> 
 
 
 def project_generate(*, project_id: int) -> bool:
-    """Generate one card. Safe to run twice: only a queued project is claimed."""
+    """Generate one card. Safe to run twice: only a queued project is claimed, and only
+    the current claim may store its result."""
+    token = secrets.token_hex(16)
     claimed = Project.objects.filter(pk=project_id, status=Project.Status.QUEUED).update(
-        status=Project.Status.GENERATING, started_at=timezone.now()
+        status=Project.Status.GENERATING, started_at=timezone.now(), claim_token=token
     )
     if not claimed:
         return False
@@ -90,14 +94,21 @@ def project_generate(*, project_id: int) -> bool:
         logger.warning("provider %s failed for project %s: %s", chosen, project_id, exc)
         error = f"Dostawca AI nie odpowiedział poprawnie ({exc}). Zapisano szkic offline."
         draft = get_provider("offline").generate_card(card)
-    sections_apply_draft(project=project, draft=draft)
-    Project.objects.filter(pk=project_id, status=Project.Status.GENERATING).update(
-        status=Project.Status.GENERATED,
-        provider=draft.provider,
-        model_name=draft.model,
-        generated_at=timezone.now(),
-        error_message=error,
-    )
+    with transaction.atomic():
+        mine = Project.objects.select_for_update().filter(
+            pk=project_id, status=Project.Status.GENERATING, claim_token=token
+        )
+        if not mine.exists():
+            logger.info("late result for project %s discarded: its claim was taken over", project_id)
+            return False
+        sections_apply_draft(project=project, draft=draft)
+        mine.update(
+            status=Project.Status.GENERATED,
+            provider=draft.provider,
+            model_name=draft.model,
+            generated_at=timezone.now(),
+            error_message=error,
+        )
     batch_refresh_status(batch=project.batch)
     return True
 

@@ -1,10 +1,12 @@
 """Small helpers shared by the operators' management commands."""
 
+import os
 import sys
 import time
 from pathlib import Path
 
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError, OutputWrapper
 
 from batches.excel import WorkbookError
@@ -19,6 +21,14 @@ def get_user(username: str, *, create: bool = False) -> User:
         return user
     if not create:
         raise CommandError(f"Nie ma użytkownika „{username}”. Utwórz go (np. create_demo_user) albo podaj inny --user.")
+    try:
+        User.username_validator(username)
+        if not username or len(username) > 150:
+            raise ValidationError("length")
+    except ValidationError:
+        raise CommandError(
+            f"„{username}” nie może być nazwą użytkownika: 1–150 znaków, litery, cyfry i @ . + - _."
+        ) from None
     user = User(username=username)
     user.set_unusable_password()  # an operator's account: batches only, no browser login
     user.save()
@@ -52,11 +62,24 @@ def workbook_error(exc: WorkbookError, path: str) -> CommandError:
     return CommandError("\n".join(lines), returncode=EXIT_INVALID_INPUT)
 
 
-def write_output(path: str, data: bytes) -> Path:
+def check_output(path: str) -> Path:
+    """Refuse an output path that cannot be written, before any work is done."""
     file = Path(path)
+    if file.is_dir():
+        raise CommandError(f"{path} jest katalogiem — podaj nazwę pliku, np. {file / 'karty.docx'}.")
     if not file.parent.is_dir():
         raise CommandError(f"Katalog {file.parent} nie istnieje.")
-    file.write_bytes(data)
+    if not os.access(file.parent, os.W_OK) or (file.exists() and not os.access(file, os.W_OK)):
+        raise CommandError(f"Brak uprawnień do zapisu {path}.")
+    return file
+
+
+def write_output(path: str, data: bytes) -> Path:
+    file = check_output(path)
+    try:
+        file.write_bytes(data)
+    except OSError as exc:
+        raise CommandError(f"Nie udało się zapisać {path}: {exc.strerror or exc}.") from exc
     return file
 
 

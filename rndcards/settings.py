@@ -90,13 +90,13 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "rndcards.middleware.HtmxLoginRequiredMiddleware",
 ]
 
 ROOT_URLCONF = "rndcards.urls"
@@ -253,6 +253,8 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
+# Polish only for now: without LocaleMiddleware a browser asking for English still gets
+# one language throughout (English needs a message catalogue first).
 LANGUAGE_CODE = "pl"
 LANGUAGES = [("pl", _("Polski")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]

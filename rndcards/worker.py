@@ -22,8 +22,13 @@ _worker: dramatiq.Worker | None = None
 PROCESS_STARTED = timezone.now()
 
 
-def ensure_started() -> None:
-    """Start the embedded worker once per process, and requeue work an earlier process lost."""
+def is_embedded() -> bool:
+    """True when jobs live in this process's memory (no Redis or RabbitMQ broker)."""
+    return settings.RNDCARDS_EMBEDDED_WORKER
+
+
+def ensure_started(*, recover: bool = False) -> None:
+    """Start the embedded worker once per process; the server also requeues lost work."""
     global _worker
     if not settings.RNDCARDS_EMBEDDED_WORKER:
         return
@@ -36,7 +41,8 @@ def ensure_started() -> None:
         _worker.start()
         atexit.register(stop)
         logger.info("embedded dramatiq worker started with %d threads", settings.RNDCARDS_WORKER_THREADS)
-    recover_lost_jobs()
+    if recover:
+        recover_lost_jobs()
 
 
 def stop() -> None:
@@ -80,4 +86,4 @@ def start_with_dev_server() -> None:
     if os.environ.get("RUN_MAIN") != "true" and "--noreload" not in sys.argv:
         return  # the autoreloader's parent process serves nothing
     # Database access is not allowed during app loading; start right after it.
-    threading.Timer(1.0, ensure_started).start()
+    threading.Timer(1.0, ensure_started, kwargs={"recover": True}).start()

@@ -70,3 +70,20 @@ def test_admin_is_closed_to_consultants(client, owner):
     client.force_login(owner)
 
     assert client.get("/admin/batches/batch/").status_code == 302
+
+
+def test_admin_edit_of_a_section_is_sanitized_and_recorded_as_manual(admin_client, make_batch, owner):
+    project = make_batch(owner, projects=1).projects.get()
+    Project.objects.filter(pk=project.pk).update(status=Project.Status.QUEUED, requested_provider="offline")
+    services.project_generate(project_id=project.pk)
+    section = project.sections.get(key="opis_projektu")
+
+    response = admin_client.post(
+        f"/admin/cards/section/{section.pk}/change/",
+        {"text": "<div>Opis<script>alert(1)</script><img src=x onerror=y></div>"},
+    )
+
+    assert response.status_code == 302
+    section.refresh_from_db()
+    assert section.text == "<div>Opis</div>"
+    assert section.origin == "manual"

@@ -8,7 +8,7 @@ from pathlib import Path
 from cards.providers.base import CardInput
 from cards.sections import SECTION_HEADINGS, SECTION_KEYS
 
-# Bump when system.md or the message layout changes; every card records it.
+# Bump when system.md or the message layout changes (generation records will carry it).
 PROMPT_VERSION = "2026-12-03.1"
 TOOL_NAME = "karta_projektu"
 

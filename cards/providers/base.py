@@ -1,7 +1,7 @@
 """The interface every model provider implements, and the errors it may raise."""
 
 import datetime
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from cards.sections import SECTION_KEYS
 
@@ -29,7 +29,6 @@ class CardDraft:
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
-    notes: tuple[str, ...] = field(default=())
 
 
 class ProviderError(Exception):

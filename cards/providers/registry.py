@@ -31,6 +31,23 @@ def default_provider_name() -> str:
     return configured_providers()[0]
 
 
+class ProviderNotConfigured(ValueError):
+    """A provider was asked for by name but has no credentials here."""
+
+
+_KEY_SETTING = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
+
+
+def require_configured(name: str) -> None:
+    if name not in PROVIDER_LABELS:
+        raise ProviderNotConfigured(f"Nieznany dostawca „{name}”. Dostępni: {', '.join(configured_providers())}.")
+    if name not in configured_providers():
+        raise ProviderNotConfigured(
+            f"Dostawca {PROVIDER_LABELS[name]} nie jest skonfigurowany: ustaw {_KEY_SETTING[name]} "
+            f"albo wybierz innego dostawcę ({', '.join(configured_providers())})."
+        )
+
+
 def get_provider(name: str) -> Provider:
     if name == "anthropic":
         from cards.providers.anthropic import AnthropicProvider

@@ -112,3 +112,56 @@ def test_create_demo_user_prints_a_login_that_works_and_is_stable(db, settings, 
     assert first == second
     assert User.objects.get(username="demo").check_password(password)
     assert len(password) >= 8 and any(c.isupper() for c in password) and any(c.isdigit() for c in password)
+
+
+def test_make_cards_with_a_rejected_file_creates_no_user_either(db, tmp_path):
+    with pytest.raises(CommandError) as caught:
+        call_command(
+            "make_cards", str(CASES / "bledy-walidacji.xlsx"), "--output", str(tmp_path / "x.docx"), "--user", "nowy"
+        )
+
+    assert caught.value.returncode == 2
+    assert not User.objects.filter(username="nowy").exists()
+
+
+@pytest.mark.parametrize("username", ["", "ze spacją", "x" * 151])
+def test_make_cards_refuses_an_invalid_user_name(db, tmp_path, username):
+    with pytest.raises(CommandError, match="nie może być nazwą użytkownika"):
+        call_command(
+            "make_cards", str(CASES / "projekty-demo.xlsx"), "--output", str(tmp_path / "x.docx"), "--user", username
+        )
+    assert Batch.objects.count() == 0 and not User.objects.exists()
+
+
+def test_make_cards_refuses_a_directory_as_output_before_importing(db, tmp_path):
+    with pytest.raises(CommandError, match="jest katalogiem"):
+        call_command("make_cards", str(CASES / "projekty-demo.xlsx"), "--output", str(tmp_path))
+    assert Batch.objects.count() == 0
+
+
+def test_make_cards_refuses_a_provider_without_a_key_before_importing(db, tmp_path, settings):
+    settings.ANTHROPIC_API_KEY = ""
+
+    with pytest.raises(CommandError, match="ANTHROPIC_API_KEY"):
+        call_command(
+            "make_cards",
+            str(CASES / "projekty-demo.xlsx"),
+            "--output",
+            str(tmp_path / "x.docx"),
+            "--provider",
+            "anthropic",
+        )
+    assert Batch.objects.count() == 0
+
+
+def test_generate_batch_waits_anyway_when_the_queue_lives_in_this_process(
+    worker, owner, make_batch, monkeypatch, capsys
+):
+    monkeypatch.setattr("rndcards.worker.is_embedded", lambda: True)
+    batch = make_batch(owner, projects=3)
+
+    call_command("generate_batch", str(batch.pk), "--provider", "offline")
+
+    out = capsys.readouterr().out
+    assert "czekam na koniec" in out and "Gotowe karty: 3/3" in out
+    assert set(batch.projects.values_list("status", flat=True)) == {Project.Status.GENERATED}

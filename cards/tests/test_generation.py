@@ -156,3 +156,39 @@ def test_generate_all_runs_on_a_real_worker(make_batch, owner, worker):
     assert batch.status == Batch.Status.GENERATED
     assert set(batch.projects.values_list("status", flat=True)) == {Project.Status.GENERATED}
     assert Section.objects.filter(project__batch=batch).count() == 4 * 8
+
+
+def test_a_late_result_does_not_overwrite_work_after_its_claim_was_taken_over(make_batch, owner, monkeypatch):
+    project = make_batch(owner, projects=1).projects.get()
+    _queue(project)
+    real_generate = OfflineProvider.generate_card
+
+    def slow_generate(self, card):
+        # While this job "waits for the model", the project is requeued and regenerated.
+        Project.objects.filter(pk=project.pk).update(status=Project.Status.QUEUED)
+        monkeypatch.setattr(OfflineProvider, "generate_card", real_generate)
+        assert services.project_generate(project_id=project.pk) is True
+        goal = project.sections.get(key="cel_projektu")
+        services.section_update(section=goal, text="<div>Poprawione ręcznie</div>", author=owner)
+        Section.objects.filter(project=project).exclude(key="cel_projektu").update(text="<div>nowsze</div>")
+        return real_generate(self, card)
+
+    monkeypatch.setattr(OfflineProvider, "generate_card", slow_generate)
+
+    assert services.project_generate(project_id=project.pk) is False
+
+    assert set(Section.objects.filter(project=project).exclude(key="cel_projektu").values_list("text", flat=True)) == {
+        "<div>nowsze</div>"
+    }
+    assert project.sections.get(key="cel_projektu").text == "<div>Poprawione ręcznie</div>"
+
+
+def test_queueing_a_provider_without_a_key_is_refused(make_batch, owner, settings):
+    from cards.providers.registry import ProviderNotConfigured
+
+    settings.OPENAI_API_KEY = ""
+    batch = make_batch(owner, projects=1)
+
+    with pytest.raises(ProviderNotConfigured, match="OPENAI_API_KEY"):
+        services.batch_generate(batch=batch, provider="openai")
+    assert batch.projects.get().status == Project.Status.PENDING

@@ -69,6 +69,51 @@
     }
   });
 
+  // A failed htmx request must never look like success nor lose what the consultant typed:
+  // nothing is swapped (the editor keeps its text), the form is marked unsaved again, and
+  // a message says what happened and what to do.
+  var ERRORS = {
+    401: "Sesja wygasła. Zaloguj się ponownie w nowej karcie przeglądarki, a potem wróć tu i zapisz jeszcze raz — Twój tekst jest nadal w edytorze.",
+    403: "Strona jest nieaktualna (wygasł token bezpieczeństwa). Skopiuj swój tekst, odśwież stronę i zapisz ponownie.",
+    404: "Nie znaleziono tego elementu — mógł zostać usunięty. Odśwież stronę.",
+    413: "Tekst jest zbyt duży, by go zapisać. Skróć go i spróbuj ponownie.",
+    429: "Zbyt wiele żądań w krótkim czasie. Odczekaj chwilę i spróbuj ponownie — Twój tekst jest nadal w edytorze."
+  };
+  function showError(message) {
+    var box = document.getElementById("client-error");
+    if (!box) {
+      return;
+    }
+    box.textContent = message;
+    box.hidden = false;
+    box.scrollIntoView({ block: "nearest" });
+  }
+  function markUnsaved(event) {
+    var elt = event.detail && event.detail.elt;
+    var form = elt && elt.closest ? elt.closest("form") : null;
+    if (form && form.querySelector("trix-editor")) {
+      form.setAttribute("data-dirty", "");
+    }
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    var status = event.detail.xhr ? event.detail.xhr.status : 0;
+    markUnsaved(event);
+    showError(
+      ERRORS[status] ||
+        "Serwer nie mógł wykonać operacji (kod " + status + "). Spróbuj ponownie za chwilę — Twój tekst jest nadal w edytorze."
+    );
+  });
+  document.addEventListener("htmx:sendError", function (event) {
+    markUnsaved(event);
+    showError("Brak połączenia z serwerem. Sprawdź sieć i spróbuj ponownie — Twój tekst jest nadal w edytorze.");
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    var box = document.getElementById("client-error");
+    if (box && !box.hidden) {
+      box.hidden = true;
+    }
+  });
+
   // Make the offline draft's "[DO WERYFIKACJI]" markers stand out in the displayed text.
   var MARKER = "[DO WERYFIKACJI]";
   function markTodos(root) {

@@ -2,8 +2,9 @@
 
 from django.core.management.base import BaseCommand
 
+from cards.providers.registry import ProviderNotConfigured
 from cards.services import batch_generate
-from rndcards import cli
+from rndcards import cli, worker
 
 
 class Command(BaseCommand):
@@ -17,10 +18,18 @@ class Command(BaseCommand):
 
     def handle(self, *args, batch_id: int, wait: bool, provider: str, timeout: float, **options):
         batch = cli.get_batch(batch_id)
-        queued = batch_generate(batch=batch, provider=provider)
+        try:
+            queued = batch_generate(batch=batch, provider=provider)
+        except ProviderNotConfigured as exc:
+            raise cli.CommandError(str(exc)) from exc
         self.stdout.write(f"Dodano do kolejki: {queued} z {batch.projects.count()} projektów.")
+        if not wait and worker.is_embedded() and queued:
+            # Without a broker the queue lives in this process: leaving now would lose it.
+            self.stdout.write("Tryb wbudowany (bez Redisa): kolejka działa w tym procesie, więc czekam na koniec.")
+            wait = True
         if wait:
             progress = cli.wait_for_batch(batch, self.stdout, timeout=timeout)
             self.stdout.write(
-                f"Gotowe karty: {progress['generated']}/{progress['total']}, błędy: {progress['failed'] + progress['generation_timeout']}."
+                f"Gotowe karty: {progress['generated']}/{progress['total']}, "
+                f"błędy: {progress['failed'] + progress['generation_timeout']}."
             )

@@ -4,9 +4,11 @@ import time
 from pathlib import Path
 
 from django.core.management.base import BaseCommand
+from django.db import transaction
 
 from batches.excel import WorkbookError
 from batches.services import batch_import
+from cards.providers.registry import ProviderNotConfigured, require_configured
 from cards.services import batch_export_docx, batch_generate
 from rndcards import cli
 
@@ -24,12 +26,18 @@ class Command(BaseCommand):
 
     def handle(self, *args, input: str, output: str, user: str, name: str, provider: str, timeout: float, **options):
         started = time.monotonic()
+        # Everything that can be checked is checked before anything is created.
         content = cli.read_input(input)
-        if not Path(output).resolve().parent.is_dir():
-            raise cli.CommandError(f"Katalog {Path(output).parent} nie istnieje.")
-        owner = cli.get_user(user, create=True)
+        cli.check_output(output)
+        if provider:
+            try:
+                require_configured(provider)
+            except ProviderNotConfigured as exc:
+                raise cli.CommandError(str(exc)) from exc
         try:
-            batch = batch_import(content=content, owner=owner, filename=Path(input).name, name=name)
+            with transaction.atomic():  # a rejected file leaves no new user behind either
+                owner = cli.get_user(user, create=True)
+                batch = batch_import(content=content, owner=owner, filename=Path(input).name, name=name)
         except WorkbookError as exc:
             raise cli.workbook_error(exc, input) from exc
         batch_generate(batch=batch, provider=provider)
@@ -39,12 +47,14 @@ class Command(BaseCommand):
             raise cli.CommandError(f"Nie powstała żadna karta — zobacz partię {batch.pk} w panelu administracyjnym.")
         path = cli.write_output(output, data)
         failed = progress["failed"] + progress["generation_timeout"]
+        fallbacks = batch.projects.exclude(error_message="").filter(status="generated").count()
         providers = (
             ", ".join(sorted(set(batch.projects.exclude(provider="").values_list("provider", flat=True)))) or "—"
         )
         self.stdout.write(
             f"Partia {batch.pk}: {progress['generated']}/{progress['total']} kart, błędy: {failed}, "
-            f"dostawca: {providers}, plik: {path}, czas: {time.monotonic() - started:.1f} s"
+            f"szkice offline zamiast AI: {fallbacks}, dostawca: {providers}, plik: {path}, "
+            f"czas: {time.monotonic() - started:.1f} s"
         )
         if failed:
             raise cli.CommandError(f"{failed} kart nie wygenerowano — zobacz partię {batch.pk} w panelu.")
