@@ -109,6 +109,8 @@ def batch_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "queued": counts[Project.Status.QUEUED],
         "generating": counts[Project.Status.GENERATING],
         "failed": counts[Project.Status.FAILED] + counts[Project.Status.GENERATION_TIMEOUT],
+        # Cards that asked for AI but got the offline draft because the provider failed.
+        "fallbacks": sum(1 for p in projects if p.status == Project.Status.GENERATED and p.error_message),
         "in_progress": in_progress,
         "generate_form": GenerateForm(),
     }

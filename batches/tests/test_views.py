@@ -321,3 +321,14 @@ def test_login_page_is_polish_and_logs_in(client, owner):
     html = client.get(reverse("dashboard")).content.decode()
     assert "Anna" in html
     assert "Wyloguj" in html
+
+
+def test_batch_page_counts_cards_that_fell_back_to_offline_drafts(client, owner, make_batch):
+    batch = make_batch(owner, projects=2)
+    batch.projects.update(status="generated", provider="offline", requested_provider="anthropic")
+    batch.projects.filter(row_number=2).update(error_message="Dostawca AI nie odpowiedział poprawnie (HTTP 529).")
+    client.force_login(owner)
+
+    html = client.get(batch.get_absolute_url()).content.decode()
+
+    assert "szkice offline zamiast AI: <strong>1</strong>" in html
