@@ -28,11 +28,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Union
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.cell.read_only import EMPTY_CELL
+from openpyxl.reader.excel import ExcelReader
 from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.utils.datetime import WINDOWS_EPOCH, from_excel
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from openpyxl.worksheet.datavalidation import DataValidation
 
 try:  # openpyxl picks defusedxml up by itself; we only need the exception type.
@@ -61,6 +63,11 @@ REQUIRED_COLUMNS: dict[str, str] = {
     "responsible_person": "Osoba odpowiedzialna",
 }
 MAX_PROJECTS_DEFAULT = 20
+# At most this many rows holding values under the header are read. Past max_projects they are
+# only checked for emptiness and counted, so a file with too many projects is rejected with their
+# exact number up to this limit ("ponad 10 000" beyond it). Bounds the work any upload can cause.
+COUNT_LIMIT = 10_000
+TEMPLATE_FORMATTED_ROWS_MAX = 1000  # the template pre-formats date cells for at most this many rows
 
 # field -> (min, max) characters, measured after cleaning
 TEXT_LIMITS: dict[str, tuple[int, int]] = {
@@ -152,8 +159,13 @@ def _chars(n: int) -> str:
     return f"{n} {_plural(n, 'znak', 'znaki', 'znaków')}"
 
 
+def _number(n: int) -> str:
+    """Polish style: 2500, but 10 000 and 1 000 000 (numbers of five digits or more are grouped)."""
+    return f"{n:,}".replace(",", " ") if n >= 10_000 else str(n)
+
+
 def _projects(n: int) -> str:
-    return f"{n} {_plural(n, 'projekt', 'projekty', 'projektów')}"
+    return f"{_number(n)} {_plural(n, 'projekt', 'projekty', 'projektów')}"
 
 
 SAVE_AS_XLSX = "zapisz go jako „Skoroszyt programu Excel (*.xlsx)” (Plik → Zapisz jako) i prześlij ponownie"
@@ -216,6 +228,9 @@ MSG_FORBIDDEN_XML = (
 MSG_TOO_LARGE = (
     "Plik po rozpakowaniu jest zbyt duży, by był zwykłą listą projektów. Usuń zbędne arkusze, "
     "obrazy i puste sformatowane wiersze, zapisz plik i prześlij go ponownie."
+)
+MSG_FORMULA_WITHOUT_VALUE = (
+    "Komórka zawiera formułę bez zapisanej wartości — otwórz plik w Excelu, zapisz go ponownie i prześlij jeszcze raz."
 )
 MSG_NO_SHEETS = (
     "Skoroszyt nie zawiera żadnego arkusza z danymi — plik jest prawdopodobnie uszkodzony. "
@@ -645,23 +660,83 @@ class _RawRow:
     formats: dict[int, str]
 
 
-def _last_row_with_values(ws) -> int | None:
-    """Number of the last row holding any cell value, found by a fast lxml pass over the sheet XML.
+class _FormulaWithoutValue:
+    """Value of a required cell that holds a formula but no result saved with it.
+
+    Scripts and ERP exports write formulas without computing them; openpyxl then reads the
+    cell as empty. Only Excel (or another spreadsheet program) can compute and save the value.
+    """
+
+    def __repr__(self) -> str:
+        return "<formula without a cached value>"
+
+
+FORMULA_WITHOUT_VALUE = _FormulaWithoutValue()
+
+
+@dataclass
+class _PreScan:
+    # last row to read: the last one holding any cell value; None: no bound (the pre-scan failed)
+    last_row: int | None
+    # (row, column) of cells in the watched columns holding a formula without a saved result
+    formulas: set[tuple[int, int]]
+    # the pre-scan stopped at its limit: rows after last_row hold values too
+    truncated: bool = False
+
+
+_CELL_REF = re.compile(r"^\$?([A-Za-z]{1,3})\$?[0-9]+$")
+
+
+def _formulas_without_value(row, row_number: int, columns: set[int], found: set[tuple[int, int]]) -> None:
+    """Add the cells of a parsed <row> that hold a formula (<f>) with no cached result (<v>).
+
+    Excel writes a formula's result next to it; an empty string result is written as an empty
+    <v> of a t="str" cell, which is an honest empty value. Column numbers follow openpyxl's rule
+    (the ``r`` reference, else previous + 1).
+    """
+    column = 0
+    for cell in row:
+        if not isinstance(cell.tag, str) or cell.tag.rsplit("}", 1)[-1] != "c":
+            continue
+        ref = cell.get("r")
+        if ref is None:
+            column += 1
+        else:
+            match = _CELL_REF.match(ref)
+            if match is None:
+                return  # openpyxl would fail on this row anyway; nothing to add
+            column = column_index_from_string(match.group(1).upper())
+        if column not in columns or cell.find("{*}f") is None:
+            continue
+        value = cell.find("{*}v")
+        if value is None or (not value.text and cell.get("t") != "str"):
+            found.add((row_number, column))
+
+
+def _prescan(ws, *, after_row: int, limit: int, formula_columns: Iterable[int]) -> _PreScan:
+    """A fast lxml pass over the sheet XML: where the data ends, and formulas without values.
 
     Files often carry thousands of rows that hold only formatting (their <c> elements have
     a style but no <v>); openpyxl would parse each of them cell by cell. Knowing where the
     data ends lets openpyxl stop there. Row numbers follow openpyxl's own rule (the ``r``
-    attribute, else previous + 1). Any doubt returns None: no bound, just slower.
+    attribute, else previous + 1). Any doubt gives no bound: no harm, just slower.
+
+    The pass stops at the first row past ``limit`` rows below ``after_row`` that hold values,
+    and gives that row as the bound (``truncated``): nothing after it is read.
     """
+    formulas: set[tuple[int, int]] = set()
     try:
         from lxml import etree
     except ImportError:  # pragma: no cover - lxml comes with python-docx
-        return None
+        return _PreScan(None, formulas)
     get_source = getattr(ws, "_get_source", None)
     if get_source is None:
-        return None
+        return _PreScan(None, formulas)
+    watched = set(formula_columns)
     last = 0
     counter = 0
+    rows_with_values = 0
+    row_has_values = row_has_formula = False
     try:
         with get_source() as source:
             events = etree.iterparse(
@@ -683,11 +758,20 @@ def _last_row_with_values(ws) -> int | None:
                         else:
                             number = float(r)
                             if not number.is_integer():
-                                return None
+                                return _PreScan(None, formulas)
                             counter = int(number)
+                        row_has_values = row_has_formula = False
                     elif tag in ("v", "is", "f"):
                         last = max(last, counter)
+                        row_has_values = True
+                        row_has_formula = row_has_formula or tag == "f"
                 elif tag == "row":
+                    if row_has_values and counter > after_row:
+                        if row_has_formula and watched:
+                            _formulas_without_value(element, counter, watched, formulas)
+                        rows_with_values += 1
+                        if rows_with_values > limit:
+                            return _PreScan(counter, formulas, truncated=True)
                     element.clear()
                     parent = element.getparent()
                     while parent is not None and element.getprevious() is not None:
@@ -696,47 +780,112 @@ def _last_row_with_values(ws) -> int | None:
                     break
     except Exception:  # noqa: BLE001 - openpyxl's own (defused) parse will report real damage
         logger.info("Pre-scan of sheet %r failed; reading it without a row bound", ws.title, exc_info=True)
-        return None
-    return last
+        return _PreScan(None, set())
+    return _PreScan(last, formulas)
 
 
-def _collect_rows(ws, header: _Header, wanted: Iterable[int], required_columns: Iterable[int]) -> list[_RawRow]:
-    """Non-blank rows under the header. A row counts when any required column holds something."""
+class _HasText:
+    """Whether a cell value cleans to some text, remembering the answer for each distinct string.
+
+    A sheet can repeat one long shared string (say 32 000 characters of HTML) in every row;
+    cleaning it again for each row would make the work depend on the number of rows. Keys are
+    (length, hash) so that the cache holds no strings (inline strings are new objects per row).
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[int, int], bool] = {}
+
+    def __call__(self, value: Any) -> bool:
+        if not isinstance(value, str):
+            return bool(_to_text(value, multiline=False))
+        key = (len(value), hash(value))
+        known = self._known.get(key)
+        if known is None:
+            known = self._known[key] = bool(clean_text(value, multiline=False))
+        return known
+
+
+def _has_project_data(
+    cells, required: list[int], row_number: int, formulas: set[tuple[int, int]], has_text: _HasText
+) -> bool:
+    """Whether a row counts as a project: a required column holds something (not only spaces,
+    HTML debris or control characters, which clean to nothing)."""
+    for index in required:  # ascending
+        if index > len(cells):
+            break
+        value = cells[index - 1].value
+        if value is None:
+            if (row_number, index) in formulas:
+                return True
+        elif has_text(value):
+            return True
+    return False
+
+
+def _raw_row(cells, wanted: list[int], row_number: int, formulas: set[tuple[int, int]]) -> _RawRow:
+    values: dict[int, Any] = {}
+    formats: dict[int, str] = {}
+    for index in wanted:  # ascending
+        if index > len(cells):
+            break
+        cell = cells[index - 1]
+        value = cell.value
+        if value is None:
+            if (row_number, index) in formulas:
+                values[index] = FORMULA_WITHOUT_VALUE
+            continue
+        if isinstance(value, str) and not value.strip():
+            continue
+        values[index] = value
+        number_format = getattr(cell, "number_format", None)
+        if number_format:
+            formats[index] = number_format
+    return _RawRow(row_number, values, formats)
+
+
+def _collect_rows(
+    ws,
+    header: _Header,
+    wanted: Iterable[int],
+    required_columns: Iterable[int],
+    *,
+    max_projects: int,
+    count_limit: int,
+) -> tuple[list[_RawRow], int, bool]:
+    """Non-blank rows under the header, read without ever holding more than ``max_projects``.
+
+    Returns ``(rows, found, exact)``: the first ``max_projects`` non-blank rows, the number of
+    non-blank rows found, and whether that is all of them. Past ``max_projects`` the file will
+    be rejected, so rows are only checked for emptiness, with the same rule, and counted. At
+    most ``count_limit`` rows holding values are read (``exact`` is then False; ``found`` is
+    ``count_limit + 1`` when every one was a project): work and memory depend on the limits,
+    not on the file.
+    """
     wanted = sorted(set(wanted))
-    required_set = set(required_columns)
+    required = sorted(set(required_columns))
     max_col = wanted[-1]
     rows: list[_RawRow] = []
-    last_row = _last_row_with_values(ws)
-    if last_row is not None and last_row <= header.row:
-        return rows
+    found = 0
+    scan = _prescan(ws, after_row=header.row, limit=count_limit, formula_columns=required)
+    if scan.last_row is not None and scan.last_row <= header.row:
+        return rows, found, True
+    formulas = scan.formulas
+    has_text = _HasText()
     filler = None  # openpyxl yields one shared tuple of EMPTY_CELLs for each row absent from the file
-    for row_number, cells in _iter_rows(ws, min_row=header.row + 1, max_row=last_row, max_col=max_col):
+    for row_number, cells in _iter_rows(ws, min_row=header.row + 1, max_row=scan.last_row, max_col=max_col):
         if not cells or cells is filler:
             continue
         if filler is None and all(cell is EMPTY_CELL for cell in cells):
             filler = cells
             continue
-        values: dict[int, Any] = {}
-        formats: dict[int, str] = {}
-        for index in wanted:
-            if index > len(cells):
-                break
-            cell = cells[index - 1]
-            value = cell.value
-            if value is None:
-                continue
-            if isinstance(value, str) and not value.strip():
-                continue
-            values[index] = value
-            number_format = getattr(cell, "number_format", None)
-            if number_format:
-                formats[index] = number_format
-        if not values:
-            continue
-        if not any(index in required_set and _to_text(value, multiline=False) for index, value in values.items()):
+        if not _has_project_data(cells, required, row_number, formulas, has_text):
             continue  # only formatting, spaces, stray extras or HTML debris: not a project
-        rows.append(_RawRow(row_number, values, formats))
-    return rows
+        found += 1
+        if found > count_limit:  # only reached when the pre-scan gave no bound
+            return rows, found, False
+        if found <= max_projects:
+            rows.append(_raw_row(cells, wanted, row_number, formulas))
+    return rows, found, not scan.truncated
 
 
 def _validate_row(
@@ -748,6 +897,9 @@ def _validate_row(
     for field in TEXT_FIELDS:
         index, header = columns[field]
         value = raw.values.get(index)
+        if value is FORMULA_WITHOUT_VALUE:
+            problems.append((index, Problem(MSG_FORMULA_WITHOUT_VALUE, raw.row, header)))
+            continue
         multiline = field in MULTILINE_FIELDS
         text = _to_text(value, multiline=multiline, number_format=raw.formats.get(index))
         data[field] = text
@@ -768,6 +920,9 @@ def _validate_row(
         index, header = columns[field]
         value = raw.values.get(index)
         dates[field] = None
+        if value is FORMULA_WITHOUT_VALUE:
+            problems.append((index, Problem(MSG_FORMULA_WITHOUT_VALUE, raw.row, header)))
+            continue
         if value is None or (isinstance(value, str) and not _to_text(value, multiline=False)):
             problems.append((index, Problem(_EMPTY_MESSAGES[field], raw.row, header)))
             continue
@@ -864,8 +1019,22 @@ def _read_projects(wb, max_projects: int) -> list[ProjectRow]:
     required_indexes = {index for index, _ in columns.values()}
     extras = [(index, text) for index, text in sorted(header.cells.items()) if index not in required_indexes]
 
-    raw_rows = _collect_rows(ws, header, list(header.cells), required_indexes)
+    count_limit = max(COUNT_LIMIT, max_projects + 1)
+    raw_rows, found, exact = _collect_rows(
+        ws, header, list(header.cells), required_indexes, max_projects=max_projects, count_limit=count_limit
+    )
 
+    if not exact and found <= max_projects:
+        raise WorkbookError(
+            [
+                Problem(
+                    f"Arkusz „{ws.title}” ma pod nagłówkami ponad {_number(count_limit)} wierszy z jakąkolwiek "
+                    f"zawartością, a w jednym pliku może być najwyżej {_projects(max_projects)}. Zostaw w arkuszu "
+                    "tylko wiersze z projektami (listy pomocnicze przenieś do innego arkusza, usuń wiersze "
+                    "ze spacjami lub samymi znacznikami HTML), zapisz plik i prześlij go ponownie."
+                )
+            ]
+        )
     if not raw_rows:
         raise WorkbookError(
             [
@@ -875,11 +1044,17 @@ def _read_projects(wb, max_projects: int) -> list[ProjectRow]:
                 )
             ]
         )
-    if len(raw_rows) > max_projects:
+    if found > max_projects:
+        if exact:
+            amount = _projects(found)
+        elif found > count_limit:
+            amount = f"ponad {_projects(count_limit)}"
+        else:  # rows past the limit were not read; some may be projects too
+            amount = f"co najmniej {_projects(found)}"
         raise WorkbookError(
             [
                 Problem(
-                    f"Plik zawiera {_projects(len(raw_rows))}, a dopuszczalne jest najwyżej {max_projects} "
+                    f"Plik zawiera {amount}, a dopuszczalne jest najwyżej {max_projects} "
                     "w jednym pliku. Podziel projekty na kilka plików."
                 )
             ]
@@ -913,6 +1088,42 @@ def _caused_by(exc: BaseException, kind) -> bool:
     return False
 
 
+class _UnsizedReadOnlyWorksheet(ReadOnlyWorksheet):
+    """A read-only sheet that does not look for its size when opened.
+
+    openpyxl reads the <dimension> element when it opens a sheet; when the element is missing
+    (scripts and exports often leave it out) it parses the whole sheet to the end to find out,
+    which for a sheet of a million rows takes longer than everything else. The size is not
+    needed: ``_choose_sheet`` discards it anyway (``reset_dimensions``).
+    """
+
+    def _get_size(self) -> None:
+        pass
+
+
+class _WorkbookReader(ExcelReader):
+    def read_worksheets(self) -> None:
+        # openpyxl's ExcelReader.read_worksheets for read-only mode, with the sheet class above.
+        for sheet, rel in self.parser.find_sheets():
+            if rel.target not in self.valid_files:
+                continue
+            if "chartsheet" in rel.Type:
+                self.read_chartsheet(sheet, rel)  # kept so that the active sheet index stays right
+                continue
+            ws = _UnsizedReadOnlyWorksheet(self.wb, sheet.name, rel.target, self.shared_strings)
+            ws.sheet_state = sheet.state
+            self.wb._sheets.append(ws)
+
+
+def _load_workbook(data: bytes):
+    """openpyxl's ``load_workbook(read_only=True, data_only=True)`` without the sheet sizing."""
+    reader = _WorkbookReader(
+        io.BytesIO(data), read_only=True, keep_vba=False, data_only=True, keep_links=False, rich_text=False
+    )
+    reader.read()
+    return reader.wb
+
+
 def parse_workbook(source: Source, *, max_projects: int = MAX_PROJECTS_DEFAULT) -> list[ProjectRow]:
     """Read the projects from an .xlsx workbook.
 
@@ -942,9 +1153,7 @@ def parse_workbook(source: Source, *, max_projects: int = MAX_PROJECTS_DEFAULT) 
 
     wb = None
     try:
-        wb = load_workbook(
-            io.BytesIO(data), read_only=True, data_only=True, keep_vba=False, keep_links=False, rich_text=False
-        )
+        wb = _load_workbook(data)
         return _read_projects(wb, max_projects)
     except WorkbookError:
         raise
@@ -1001,19 +1210,26 @@ _INSTRUCTIONS: list[tuple[str, str]] = [
     ("Osoba odpowiedzialna", "Imię i nazwisko osoby odpowiedzialnej za projekt. Wymagana, 1–255 znaków."),
 ]
 
-_RULES: list[str] = [
-    "Jeden wiersz arkusza „Projekty” to jeden projekt. Nie zmieniaj nazw nagłówków w pierwszym wierszu.",
-    f"W jednym pliku może być najwyżej {MAX_PROJECTS_DEFAULT} projektów; większą liczbę podziel na kilka plików.",
-    "Przykładowy projekt w wierszu 2 zastąp własnymi danymi albo usuń cały wiersz.",
-    "Możesz dodać własne kolumny (np. „Koszty kwalifikowane (PLN)”) — zostaną dołączone do danych projektu.",
-    "Puste wiersze są pomijane. Tekst wklejony z innych programów zostanie oczyszczony z formatowania.",
-    "Przy błędach system pokaże wszystkie problemy naraz, z numerem wiersza i nazwą kolumny.",
-    "Zapisz plik jako „Skoroszyt programu Excel (*.xlsx)” — bez hasła.",
-]
+
+def _rules(max_projects: int) -> list[str]:
+    return [
+        "Jeden wiersz arkusza „Projekty” to jeden projekt. Nie zmieniaj nazw nagłówków w pierwszym wierszu.",
+        f"W jednym pliku może być najwyżej {_projects(max_projects)}; większą liczbę podziel na kilka plików.",
+        "Przykładowy projekt w wierszu 2 zastąp własnymi danymi albo usuń cały wiersz.",
+        "Możesz dodać własne kolumny (np. „Koszty kwalifikowane (PLN)”) — zostaną dołączone do danych projektu.",
+        "Puste wiersze są pomijane. Tekst wklejony z innych programów zostanie oczyszczony z formatowania.",
+        "Przy błędach system pokaże wszystkie problemy naraz, z numerem wiersza i nazwą kolumny.",
+        "Zapisz plik jako „Skoroszyt programu Excel (*.xlsx)” — bez hasła.",
+    ]
 
 
-def template_workbook() -> bytes:
-    """The downloadable .xlsx template: sheet "Projekty" (active) and sheet "Instrukcja"."""
+def template_workbook(*, max_projects: int = MAX_PROJECTS_DEFAULT) -> bytes:
+    """The downloadable .xlsx template: sheet "Projekty" (active) and sheet "Instrukcja".
+
+    ``max_projects`` is the limit stated in the instructions (pass the one ``parse_workbook`` gets).
+    """
+    if max_projects < 1:
+        raise ValueError("max_projects must be at least 1")
     wb = Workbook()
     ws = wb.active
     ws.title = "Projekty"
@@ -1037,7 +1253,7 @@ def template_workbook() -> bytes:
             cell.number_format = "DD.MM.YYYY"
 
     # Date format on the rows people will fill in, so typed dates display as DD.MM.RRRR.
-    last_row = MAX_PROJECTS_DEFAULT + 1
+    last_row = min(max_projects, TEMPLATE_FORMATTED_ROWS_MAX) + 1
     for field in DATE_FIELDS:
         column = get_column_letter(fields.index(field) + 1)
         for row in range(3, last_row + 1):
@@ -1071,7 +1287,7 @@ def template_workbook() -> bytes:
     row += 1
     guide.cell(row=row, column=1, value="Zasady").font = header_font
     row += 1
-    for rule in _RULES:
+    for rule in _rules(max_projects):
         guide.cell(row=row, column=2, value=f"• {rule}").alignment = wrap
         row += 1
 

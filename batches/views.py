@@ -83,7 +83,7 @@ def _imported_message(count: int) -> str:
 def batch_template(request: AuthenticatedHttpRequest) -> FileResponse:
     """The empty workbook that shows the expected columns."""
     return FileResponse(
-        io.BytesIO(excel.template_workbook()),
+        io.BytesIO(excel.template_workbook(max_projects=settings.RNDCARDS_MAX_PROJECTS)),
         as_attachment=True,
         filename=TEMPLATE_FILENAME,
         content_type=XLSX_CONTENT_TYPE,

@@ -11,7 +11,6 @@ breaker then works as if closed (pybreaker's fallback) or in memory, and says so
 """
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -33,14 +32,10 @@ DEFAULT_RESET_TIMEOUT = 60.0
 # Redis calls sit on the path of every provider request: a dead Redis must cost little.
 REDIS_TIMEOUT = 1.0
 
-_HTTP_429 = re.compile(r"\bHTTP 429\b")
-
 
 def is_rate_limit(exc: BaseException) -> bool:
     """An HTTP 429: the provider is up, it only asks us to slow down."""
-    # `status` is the attribute ProviderError is to carry; until then, errors.py puts
-    # "HTTP <status>" into the message.
-    return getattr(exc, "status", None) == 429 or bool(_HTTP_429.search(str(exc)))
+    return getattr(exc, "status", None) == 429
 
 
 class ProviderBreaker(pybreaker.CircuitBreaker):

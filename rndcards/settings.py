@@ -237,6 +237,34 @@ OPENAI_BASE_URL = env("OPENAI_BASE_URL") or None
 OPENAI_MODEL = env("OPENAI_MODEL", "gpt-5.5")
 AI_REQUEST_TIMEOUT = env_int("AI_REQUEST_TIMEOUT", 180, minimum=1)
 AI_MAX_OUTPUT_TOKENS = env_int("AI_MAX_OUTPUT_TOKENS", 8000, minimum=256)
+# Resilience (resilience/): waits between attempts of one provider call (attempts =
+# waits + 1, at most 3), the time budget of those attempts, and the circuit breakers.
+try:
+    RNDCARDS_RETRY_DELAYS = tuple(float(x) for x in env_list("RNDCARDS_RETRY_DELAYS", "1,4"))
+except ValueError:
+    raise ImproperlyConfigured("RNDCARDS_RETRY_DELAYS must be seconds separated by commas, e.g. 1,4") from None
+if len(RNDCARDS_RETRY_DELAYS) > 2 or any(d < 0 for d in RNDCARDS_RETRY_DELAYS):
+    raise ImproperlyConfigured("RNDCARDS_RETRY_DELAYS allows at most two non-negative waits (three attempts).")
+RNDCARDS_RETRY_MAX_TIME = env_int("RNDCARDS_RETRY_MAX_TIME", 30, minimum=0)
+RNDCARDS_BREAKER_FAIL_MAX = env_int("RNDCARDS_BREAKER_FAIL_MAX", 3, minimum=1)
+RNDCARDS_BREAKER_RESET_TIMEOUT = env_int("RNDCARDS_BREAKER_RESET_TIMEOUT", 60, minimum=1)
+# Estimated cost shown to admins and on the batch page: USD per million tokens,
+# "input,cached input,output" per provider.
+def _prices(name: str, default: str) -> tuple[float, float, float]:
+    try:
+        values = tuple(float(x) for x in env_list(name, default))
+    except ValueError:
+        values = ()
+    if len(values) != 3:
+        raise ImproperlyConfigured(f"{name} must be three numbers: input,cached input,output (USD per 1M tokens).")
+    return values
+
+
+AI_PRICES = {
+    "anthropic": _prices("ANTHROPIC_PRICES", "3,0.3,15"),
+    "openai": _prices("OPENAI_PRICES", "1.25,0.125,10"),
+    "offline": (0.0, 0.0, 0.0),
+}
 # Empty means automatic: anthropic if its key is set, else openai, else offline.
 RNDCARDS_DEFAULT_PROVIDER = env("RNDCARDS_DEFAULT_PROVIDER")
 if RNDCARDS_DEFAULT_PROVIDER not in {"", "offline", "anthropic", "openai"}:

@@ -8,9 +8,11 @@ import re
 import time
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import openpyxl
 import pytest
+from openpyxl.chart import BarChart, Reference
 from openpyxl.utils.datetime import CALENDAR_MAC_1904
 
 from batches import excel
@@ -76,6 +78,23 @@ def rewrite_part(data: bytes, name: str, change) -> bytes:
                 content = change(content.decode("utf-8")).encode("utf-8")
             target.writestr(info.filename, content)
     return buffer.getvalue()
+
+
+def one_cell_rows_xlsx(count: int) -> bytes:
+    """The header row, then ``count`` rows holding one number each, written the way scripts and
+    exports write big sheets: no <dimension> element (openpyxl then sizes the sheet by parsing it)."""
+    rows = "".join(f'<row r="{r}"><c r="A{r}"><v>{r}</v></c></row>' for r in range(2, count + 2))
+
+    def add_rows(xml):
+        xml = re.sub(r"<dimension [^>]*/>", "", xml)
+        return xml.replace("</sheetData>", rows + "</sheetData>")
+
+    return rewrite_part(make_xlsx([]), "xl/worksheets/sheet1.xml", add_rows)
+
+
+def guide_text(data: bytes) -> str:
+    wb = openpyxl.load_workbook(io.BytesIO(data))
+    return " ".join(str(c.value) for row in wb["Instrukcja"].iter_rows() for c in row if c.value)
 
 
 def problems_of(source, **kwargs) -> list[Problem]:
@@ -198,6 +217,141 @@ def test_max_projects_argument_is_respected_and_polish_plural_used():
 
     data = make_xlsx([good_row()] * 22)
     assert only_problem(data).message.startswith("Plik zawiera 22 projekty,")
+
+
+# --------------------------------------------------------------------------- too many projects
+
+
+def test_huge_file_is_rejected_without_reading_every_row_and_count_is_capped(tmp_path, monkeypatch):
+    path = tmp_path / "50000-wierszy.xlsx"
+    path.write_bytes(one_cell_rows_xlsx(50_000))
+    built = []
+    raw_row = excel._RawRow
+    monkeypatch.setattr(excel, "_RawRow", lambda *args: built.append(args[0]) or raw_row(*args))
+
+    problem = only_problem(path)
+
+    assert problem.message == (
+        "Plik zawiera ponad 10 000 projektów, a dopuszczalne jest najwyżej 20 w jednym pliku. "
+        "Podziel projekty na kilka plików."
+    )
+    assert built == list(range(2, 22))  # rows past max_projects are only checked for emptiness
+
+
+def test_project_count_is_exact_up_to_the_count_limit_then_capped(monkeypatch):
+    assert only_problem(one_cell_rows_xlsx(2_500)).message.startswith("Plik zawiera 2500 projektów, a dopuszczalne ")
+
+    monkeypatch.setattr(excel, "COUNT_LIMIT", 30)
+    assert only_problem(one_cell_rows_xlsx(30)).message.startswith("Plik zawiera 30 projektów, a dopuszczalne ")
+    assert only_problem(one_cell_rows_xlsx(31)).message.startswith("Plik zawiera ponad 30 projektów, a ")
+
+
+def test_rows_past_the_limit_are_counted_by_the_same_blank_row_rule():
+    rows = [good_row()] * 21 + [[None] * 6, ["  ", None, "<br>"], [None] * 6 + ["tylko uwaga"], good_row()]
+    data = make_xlsx(rows, headers=HEADERS + ["Uwagi"])
+    assert only_problem(data).message.startswith("Plik zawiera 22 projekty, a dopuszczalne jest najwyżej 20 ")
+
+
+def test_rows_with_values_past_the_count_limit_are_not_read_even_when_they_are_no_projects(monkeypatch):
+    monkeypatch.setattr(excel, "COUNT_LIMIT", 30)
+    headers = HEADERS + ["Uwagi"]
+    junk = [["  ", None, "<br>"], [None] * 6 + ["tylko uwaga"]] * 20  # 40 rows with values, none a project
+    assert len(parse_workbook(make_xlsx(junk[:28] + [good_row(), good_row()], headers=headers))) == 2
+
+    problem = only_problem(make_xlsx(junk + [good_row()], headers=headers))
+    assert problem.message.startswith(
+        "Arkusz „Projekty” ma pod nagłówkami ponad 30 wierszy z jakąkolwiek zawartością, a w jednym pliku "
+        "może być najwyżej 20 projektów. Zostaw w arkuszu tylko wiersze z projektami"
+    )
+    # Too many projects before the limit: their number is known only as a lower bound.
+    problem = only_problem(make_xlsx([good_row()] * 25 + junk, headers=headers))
+    assert problem.message.startswith("Plik zawiera co najmniej 25 projektów, a dopuszczalne jest najwyżej 20 ")
+
+
+def test_many_rows_holding_only_spaces_are_not_all_read(tmp_path, monkeypatch):
+    # 50 000 rows of spaces: not projects, so never counted, yet they must not all be read.
+    rows = "".join(f'<row r="{r}"><c r="A{r}" t="inlineStr"><is><t>  </t></is></c></row>' for r in range(2, 50_002))
+    data = rewrite_part(
+        make_xlsx([]), "xl/worksheets/sheet1.xml", lambda xml: xml.replace("</sheetData>", rows + "</sheetData>")
+    )
+    seen = []
+    has_project_data = excel._has_project_data
+    monkeypatch.setattr(
+        excel,
+        "_has_project_data",
+        lambda cells, required, row, *rest: seen.append(row) or has_project_data(cells, required, row, *rest),
+    )
+
+    assert "ponad 10 000 wierszy z jakąkolwiek zawartością" in only_problem(data).message
+    assert len(seen) == 10_001
+
+
+def test_sheets_without_dimension_and_chartsheets_are_read_like_openpyxl_reads_them():
+    # parse_workbook opens sheets without sizing them (see _WorkbookReader): check what that touches.
+    no_dimension = rewrite_part(
+        make_xlsx([good_row()]), "xl/worksheets/sheet1.xml", lambda xml: re.sub(r"<dimension [^>]*/>", "", xml)
+    )
+    assert "<dimension" not in zipfile.ZipFile(io.BytesIO(no_dimension)).read("xl/worksheets/sheet1.xml").decode()
+    assert [r.row_number for r in parse_workbook(no_dimension)] == [2]
+
+    wb = openpyxl.Workbook()
+    archive = wb.active
+    archive.title = "Archiwum"
+    archive.append(HEADERS)
+    archive.append(good_row(name="Z archiwum"))
+    chart = BarChart()  # openpyxl cannot read back a chart sheet without a chart
+    chart.add_data(Reference(archive, min_col=1, min_row=1, max_row=2))
+    wb.create_chartsheet("Wykres", 0).add_chart(chart)  # a chart sheet first shifts the active sheet's index
+    projects = wb.create_sheet("Projekty")
+    projects.append(HEADERS)
+    projects.append(good_row(name="Bieżący"))
+    wb.active = 2
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    assert [r.name for r in parse_workbook(buffer.getvalue())] == ["Bieżący"]
+
+
+# --------------------------------------------------------------------------- formulas
+
+FORMULA_MESSAGE = (
+    "Komórka zawiera formułę bez zapisanej wartości — otwórz plik w Excelu, zapisz go ponownie i prześlij jeszcze raz."
+)
+
+
+def test_formula_without_cached_value_is_reported_as_such_not_as_a_missing_value():
+    # openpyxl, like many scripts and ERP exports, writes formulas with an empty <v>.
+    rows = [
+        good_row(name='=UPPER("projekt")', start_date="=DATE(2024,1,15)"),
+        ['="A"&"B"', "=B2", "=C2", "=D2", "=E2", "=F2"],  # nothing but formulas: not a blank row
+    ]
+    problems = problems_of(make_xlsx(rows))
+
+    assert [(p.row, p.column) for p in problems] == [(2, "Nazwa projektu"), (2, "Data rozpoczęcia")] + [
+        (3, header) for header in HEADERS
+    ]
+    assert {p.message for p in problems} == {FORMULA_MESSAGE}
+
+
+def test_formulas_with_cached_values_are_read_and_cached_empty_text_is_empty():
+    data = make_xlsx([good_row(name="NAZWA"), good_row(name="NAZWA")])
+
+    def as_excel_saves_formulas(xml):
+        xml = xml.replace(
+            '<c r="A2" t="inlineStr"><is><t>NAZWA</t></is></c>',
+            '<c r="A2" t="str"><f>UPPER("Z formuły")</f><v>Z FORMUŁY</v></c>',
+        )
+        return xml.replace(  # =IF(…;"";…) evaluated to "": Excel writes an empty cached string
+            '<c r="A3" t="inlineStr"><is><t>NAZWA</t></is></c>', '<c r="A3" t="str"><f>IF(1;"";"x")</f><v></v></c>'
+        )
+
+    problem = only_problem(rewrite_part(data, "xl/worksheets/sheet1.xml", as_excel_saves_formulas))
+    assert (problem.row, problem.column) == (3, "Nazwa projektu")
+    assert problem.message.startswith("Brak nazwy projektu.")
+
+    fixed = rewrite_part(
+        data, "xl/worksheets/sheet1.xml", lambda xml: as_excel_saves_formulas(xml).replace("<v></v>", "<v>Druga</v>")
+    )
+    assert [r.name for r in parse_workbook(fixed)] == ["Z FORMUŁY", "Druga"]
 
 
 # --------------------------------------------------------------------------- broken and hostile files
@@ -614,7 +768,29 @@ def test_template_layout_headers_formats_and_instruction_sheet():
     assert all(ws.column_dimensions[letter].width >= 14 for letter in "ABCDEF")
     assert ws["C2"].number_format == "DD.MM.YYYY" and ws["D2"].number_format == "DD.MM.YYYY"
     assert ws["C10"].number_format == "DD.MM.YYYY"
-    guide_text = " ".join(str(c.value) for row in wb["Instrukcja"].iter_rows() for c in row if c.value)
+    text = guide_text(template_workbook())
     for header in HEADERS:
-        assert header in guide_text
-    assert "DD.MM.RRRR" in guide_text and "20" in guide_text
+        assert header in text
+    assert "DD.MM.RRRR" in text and "najwyżej 20 projektów" in text
+
+
+def test_template_instructions_state_the_given_maximum():
+    assert "najwyżej 20 projektów" in guide_text(template_workbook())
+
+    text = guide_text(template_workbook(max_projects=7))
+    assert "najwyżej 7 projektów" in text and "najwyżej 20" not in text
+    assert "najwyżej 22 projekty" in guide_text(template_workbook(max_projects=22))
+    with pytest.raises(ValueError):
+        template_workbook(max_projects=0)
+
+
+def test_template_download_view_uses_the_configured_maximum(settings, rf):
+    from batches.views import batch_template  # the one Django piece here: no database needed
+
+    settings.RNDCARDS_MAX_PROJECTS = 7
+    request = rf.get("/")
+    request.user = SimpleNamespace(is_authenticated=True)
+
+    response = batch_template(request)
+    text = guide_text(b"".join(response.streaming_content))
+    assert "najwyżej 7 projektów" in text and "najwyżej 20" not in text

@@ -34,10 +34,13 @@ class CardDraft:
 class ProviderError(Exception):
     """A provider could not produce a card. `permanent` errors are not worth retrying."""
 
-    def __init__(self, message: str, *, permanent: bool = False, retry_after: float | None = None):
+    def __init__(
+        self, message: str, *, permanent: bool = False, retry_after: float | None = None, status: int | None = None
+    ):
         super().__init__(message)
         self.permanent = permanent
         self.retry_after = retry_after
+        self.status = status  # the HTTP status, when there was one (429 is back-pressure, not an outage)
 
 
 class InvalidAnswer(ProviderError):

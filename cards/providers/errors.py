@@ -18,6 +18,8 @@ def from_sdk_error(exc: Exception, *, provider: str) -> ProviderError:
             except ValueError:
                 retry_after = None
         permanent = status not in RETRYABLE_STATUS
-        return ProviderError(f"{provider}: HTTP {status} — {exc}", permanent=permanent, retry_after=retry_after)
+        return ProviderError(
+            f"{provider}: HTTP {status} — {exc}", permanent=permanent, retry_after=retry_after, status=status
+        )
     # Connection errors and timeouts have no status: transient by nature.
     return ProviderError(f"{provider}: {type(exc).__name__} — {exc}", permanent=False)
