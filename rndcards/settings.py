@@ -248,6 +248,8 @@ if len(RNDCARDS_RETRY_DELAYS) > 2 or any(d < 0 for d in RNDCARDS_RETRY_DELAYS):
 RNDCARDS_RETRY_MAX_TIME = env_int("RNDCARDS_RETRY_MAX_TIME", 30, minimum=0)
 RNDCARDS_BREAKER_FAIL_MAX = env_int("RNDCARDS_BREAKER_FAIL_MAX", 3, minimum=1)
 RNDCARDS_BREAKER_RESET_TIMEOUT = env_int("RNDCARDS_BREAKER_RESET_TIMEOUT", 60, minimum=1)
+
+
 # Estimated cost shown to admins and on the batch page: USD per million tokens,
 # "input,cached input,output" per provider.
 def _prices(name: str, default: str) -> tuple[float, float, float]:
