@@ -33,6 +33,11 @@ def _no_embedded_worker(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     # Password hashing is deliberately slow; tests log in often.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Retries wait for real seconds in production; breakers are per process.
+    settings.RNDCARDS_RETRY_DELAYS = (0.0, 0.0)
+    from resilience.circuit import reset_breakers
+
+    reset_breakers()
 
 
 @pytest.fixture

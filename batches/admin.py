@@ -19,7 +19,7 @@ class BatchAdmin(admin.ModelAdmin):
     list_display = ("name", "owner", "status", "project_count", "generated_count", "uploaded_at")
     list_filter = ("status", "uploaded_at")
     search_fields = ("name", "original_filename", "owner__username")
-    readonly_fields = ("token", "uploaded_at", "updated_at")
+    readonly_fields = ("token", "uploaded_at", "updated_at", "ai_usage")
     list_select_related = ("owner",)
     inlines = [ProjectInline]
 
@@ -32,6 +32,16 @@ class BatchAdmin(admin.ModelAdmin):
                 _generated=Count("projects", filter=Q(projects__status=Project.Status.GENERATED)),
             )
         )
+
+    @admin.display(description="zużycie AI")
+    def ai_usage(self, obj: Batch) -> str:
+        from cards.services import batch_usage
+
+        usage = batch_usage(batch=obj)
+        return (
+            f"wejście {usage['input_tokens']:,} (z pamięci podręcznej {usage['cached_tokens']:,}), "
+            f"wyjście {usage['output_tokens']:,} tokenów; szacowany koszt ${usage['cost_usd']:.4f}"
+        ).replace(",", " ")
 
     @admin.display(description="projekty", ordering="_projects")
     def project_count(self, obj: Batch) -> int:

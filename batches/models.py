@@ -70,6 +70,7 @@ class Project(models.Model):
     requested_provider = models.CharField(_("wybrany dostawca"), max_length=20, blank=True)
     provider = models.CharField(_("dostawca"), max_length=20, blank=True)
     model_name = models.CharField(_("model"), max_length=100, blank=True)
+    prompt_version = models.CharField(_("wersja promptu"), max_length=40, blank=True)
     error_message = models.TextField(_("komunikat błędu"), blank=True)
     # Set when a worker claims the project; a result is stored only while it still matches,
     # so a job that lost its claim (requeued, regenerated) cannot overwrite newer work.

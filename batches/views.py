@@ -18,6 +18,7 @@ from batches.selectors import batch_for_user
 from batches.services import batch_import
 from cards.forms import GenerateForm
 from cards.providers.registry import PROVIDER_LABELS
+from cards.services import batch_usage
 from rndcards.htmx import render_page
 from rndcards.http import AuthenticatedHttpRequest
 
@@ -113,5 +114,6 @@ def batch_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "fallbacks": sum(1 for p in projects if p.status == Project.Status.GENERATED and p.error_message),
         "in_progress": in_progress,
         "generate_form": GenerateForm(),
+        "usage": batch_usage(batch=batch),
     }
     return render_page(request, "batches/batch_detail.html", context, partial="batch-progress")

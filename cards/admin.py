@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from cards.models import Section
+from cards.models import GenerationAttempt, Section
 
 
 @admin.register(Section)
@@ -20,3 +20,31 @@ class SectionAdmin(admin.ModelAdmin):
             section_update(section=obj, text=obj.text, author=request.user)
         else:
             super().save_model(request, obj, form, change)
+
+
+@admin.register(GenerationAttempt)
+class GenerationAttemptAdmin(admin.ModelAdmin):
+    """Every model call: why a card failed, how long it took, what it cost. Read-only."""
+
+    list_display = (
+        "started_at",
+        "project",
+        "provider",
+        "model_name",
+        "outcome",
+        "latency_ms",
+        "input_tokens",
+        "cached_tokens",
+        "output_tokens",
+        "error_class",
+    )
+    list_filter = ("outcome", "provider", "prompt_version", "started_at")
+    search_fields = ("project__name", "project__batch__name", "error_message", "error_class")
+    list_select_related = ("project",)
+    date_hierarchy = "started_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -10,11 +10,19 @@ from django.utils import timezone
 
 from batches.models import Batch, Project
 from batches.services import batch_refresh_status
-from cards.models import Section
-from cards.providers.base import CardDraft, CardInput, ProviderError
-from cards.providers.registry import default_provider_name, get_provider, require_configured
+from cards.models import GenerationAttempt, Section
+from cards.prompts import PROMPT_VERSION
+from cards.providers.base import CardDraft, CardInput
+from cards.providers.registry import (
+    PROVIDER_LABELS,
+    configured_providers,
+    default_provider_name,
+    get_provider,
+    require_configured,
+)
 from cards.sanitize import sanitize_html, text_to_html
 from cards.sections import SECTION_KEYS
+from resilience.failover import Attempt, FailoverResult, failover_chain, generate_with_failover
 
 if TYPE_CHECKING:
     from cards.export.docx import CardDoc
@@ -85,15 +93,14 @@ def project_generate(*, project_id: int) -> bool:
     project = Project.objects.select_related("batch").get(pk=project_id)
     card = project_card_input(project)
     chosen = project.requested_provider or default_provider_name()
-    error = ""
-    try:
-        draft = get_provider(chosen).generate_card(card)
-    except ProviderError as exc:
-        # Until the failover chain of the resilience app exists, an AI failure still
-        # leaves the consultant an honest offline draft, with the reason shown.
-        logger.warning("provider %s failed for project %s: %s", chosen, project_id, exc)
-        error = f"Dostawca AI nie odpowiedział poprawnie ({exc}). Zapisano szkic offline."
-        draft = get_provider("offline").generate_card(card)
+    result = generate_with_failover(
+        card,
+        chain=failover_chain(chosen, configured_providers()),
+        get_provider=get_provider,
+        on_attempt=lambda attempt: attempt_record(project=project, attempt=attempt),
+    )
+    draft = result.draft
+    error = fallback_message(chosen=chosen, result=result)
     with transaction.atomic():
         mine = Project.objects.select_for_update().filter(
             pk=project_id, status=Project.Status.GENERATING, claim_token=token
@@ -106,11 +113,43 @@ def project_generate(*, project_id: int) -> bool:
             status=Project.Status.GENERATED,
             provider=draft.provider,
             model_name=draft.model,
+            prompt_version=PROMPT_VERSION,
             generated_at=timezone.now(),
             error_message=error,
         )
     batch_refresh_status(batch=project.batch)
     return True
+
+
+def attempt_record(*, project: Project, attempt: Attempt) -> GenerationAttempt:
+    """Store one provider request (or a skipped provider) of a project's generation."""
+    return GenerationAttempt.objects.create(
+        project=project,
+        provider=attempt.provider,
+        model_name=attempt.model[:100],
+        prompt_version=PROMPT_VERSION,
+        started_at=attempt.started,
+        latency_ms=attempt.latency_ms,
+        input_tokens=attempt.input_tokens,
+        cached_tokens=attempt.cached_tokens,
+        output_tokens=attempt.output_tokens,
+        outcome=str(attempt.outcome),
+        error_class=attempt.error_class[:100],
+        error_message=attempt.error_message,
+    )
+
+
+def fallback_message(*, chosen: str, result: FailoverResult) -> str:
+    """What the consultant reads when the card did not come from the provider they chose."""
+    if not result.fell_back_from:
+        return ""
+    failed = ", ".join(PROVIDER_LABELS.get(name, name) for name in result.fell_back_from)
+    if result.draft.provider == "offline":
+        return (
+            f"AI niedostępne ({failed}) — zapisano szkic offline bez udziału AI. "
+            "Wygeneruj kartę ponownie, gdy dostawca znów działa."
+        )
+    return f"{failed} nie odpowiedział poprawnie — kartę przygotował {PROVIDER_LABELS.get(result.draft.provider)}."
 
 
 def project_mark(*, project_id: int, status: str, message: str) -> None:
@@ -203,3 +242,25 @@ def batch_progress(*, batch: Batch) -> dict[str, int]:
         - counts[Project.Status.PENDING]
     )
     return counts
+
+
+def batch_usage(*, batch: Batch) -> dict[str, float]:
+    """Tokens the batch's generations used and their estimated cost in USD (AI_PRICES)."""
+    from django.conf import settings
+    from django.db.models import Sum
+
+    usage = {"input_tokens": 0, "cached_tokens": 0, "output_tokens": 0, "cost_usd": 0.0}
+    rows = (
+        GenerationAttempt.objects.filter(project__batch=batch)
+        .values("provider")
+        .annotate(i=Sum("input_tokens"), c=Sum("cached_tokens"), o=Sum("output_tokens"))
+    )
+    for row in rows:
+        price_in, price_cached, price_out = settings.AI_PRICES.get(row["provider"], (0.0, 0.0, 0.0))
+        usage["input_tokens"] += row["i"] or 0
+        usage["cached_tokens"] += row["c"] or 0
+        usage["output_tokens"] += row["o"] or 0
+        usage["cost_usd"] += (
+            (row["i"] or 0) * price_in + (row["c"] or 0) * price_cached + (row["o"] or 0) * price_out
+        ) / 1e6
+    return usage

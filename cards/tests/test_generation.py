@@ -7,7 +7,7 @@ import pytest
 from batches.models import Batch, Project
 from cards import services
 from cards.models import Section
-from cards.providers.base import CardInput, ProviderError
+from cards.providers.base import CardInput
 from cards.providers.offline import OfflineProvider, schedule
 from cards.sections import SECTION_KEYS
 
@@ -112,15 +112,10 @@ def test_section_update_sanitizes_html(make_batch, owner):
     assert section.text == "<div>Tekst</div>"
 
 
-def test_provider_failure_leaves_an_offline_draft_with_the_reason(make_batch, owner, monkeypatch):
-    class Broken:
-        name = "anthropic"
-
-        def generate_card(self, card):
-            raise ProviderError("anthropic: HTTP 529 — overloaded")
-
-    real = services.get_provider
-    monkeypatch.setattr(services, "get_provider", lambda name: Broken() if name == "anthropic" else real(name))
+def test_provider_failure_leaves_an_offline_draft_with_the_reason_and_every_attempt(make_batch, owner, settings):
+    settings.ANTHROPIC_API_KEY = "test-key"
+    settings.ANTHROPIC_BASE_URL = "http://127.0.0.1:9"  # nothing listens: connection refused
+    settings.OPENAI_API_KEY = ""
     project = make_batch(owner, projects=1).projects.get()
     _queue(project, provider="anthropic")
 
@@ -129,7 +124,10 @@ def test_provider_failure_leaves_an_offline_draft_with_the_reason(make_batch, ow
     project.refresh_from_db()
     assert project.status == Project.Status.GENERATED
     assert project.provider == "offline"
-    assert "529" in project.error_message and "szkic offline" in project.error_message
+    assert "AI niedostępne" in project.error_message and "szkic offline" in project.error_message
+    attempts = list(project.attempts.order_by("started_at", "pk").values_list("provider", "outcome"))
+    assert attempts == [("anthropic", "retryable_error")] * 3 + [("offline", "success")]
+    assert project.prompt_version
 
 
 def test_batch_generate_queues_each_startable_project_once(make_batch, owner, django_capture_on_commit_callbacks):

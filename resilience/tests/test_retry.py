@@ -38,8 +38,10 @@ class Flaky:
 
 
 @pytest.fixture
-def sleeps(monkeypatch):
-    """Record the waits instead of sleeping them (backoff sleeps through time.sleep)."""
+def sleeps(monkeypatch, settings):
+    """Record the waits instead of sleeping them (backoff sleeps through time.sleep),
+    with the production schedule (the suite's conftest shortens it for everyone else)."""
+    settings.RNDCARDS_RETRY_DELAYS = (1.0, 4.0)
     recorded: list[float] = []
     monkeypatch.setattr(time, "sleep", recorded.append)
     return recorded
