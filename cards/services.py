@@ -1,11 +1,14 @@
 """Business logic for cards: queueing generation, running it, editing sections."""
 
+import datetime
 import logging
 import secrets
+import time
 from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from batches.models import Batch, Project
@@ -56,7 +59,7 @@ def project_regenerate(*, project: Project, provider: str = "") -> int:
 
 
 def projects_enqueue(*, project_ids: list[int], provider: str, batch: Batch) -> int:
-    from cards.tasks import generate_project
+    from cards.tasks import enqueue_generation
     from rndcards import worker
 
     provider = provider or default_provider_name()
@@ -75,13 +78,37 @@ def projects_enqueue(*, project_ids: list[int], provider: str, batch: Batch) -> 
         def send() -> None:
             worker.ensure_started()
             for project_id in queued:
-                generate_project.send(project_id)
+                enqueue_generation(project_id)
 
         transaction.on_commit(send)
     return len(queued)
 
 
-def project_generate(*, project_id: int) -> bool:
+def projects_requeue_stuck(*, older_than: datetime.timedelta) -> int:
+    """Requeue projects left queued or generating for longer than `older_than` (a worker
+    died, a message was lost). A job that is in fact still running loses its claim and
+    its late result is discarded; the requeued one writes the card."""
+    from cards.tasks import enqueue_generation
+
+    cutoff = timezone.now() - older_than
+    stuck = Project.objects.filter(
+        Q(status=Project.Status.QUEUED, queued_at__lt=cutoff)
+        | Q(status=Project.Status.GENERATING, started_at__lt=cutoff)
+    )
+    ids = list(stuck.values_list("pk", flat=True))
+    now = timezone.now()
+    Project.objects.filter(pk__in=ids).update(status=Project.Status.QUEUED, queued_at=now, claim_token="")
+    for batch in Batch.objects.filter(projects__pk__in=ids).distinct():
+        batch_refresh_status(batch=batch)
+    for project_id in ids:
+        transaction.on_commit(lambda project_id=project_id: enqueue_generation(project_id))
+    return len(ids)
+
+
+TIMEOUT_MESSAGE = "Generowanie trwało zbyt długo i zostało przerwane. Spróbuj ponownie — karta wróci do kolejki."
+
+
+def project_generate(*, project_id: int, deadline: float | None = None) -> bool:
     """Generate one card. Safe to run twice: only a queued project is claimed, and only
     the current claim may store its result."""
     token = secrets.token_hex(16)
@@ -99,6 +126,11 @@ def project_generate(*, project_id: int) -> bool:
         get_provider=get_provider,
         on_attempt=lambda attempt: attempt_record(project=project, attempt=attempt),
     )
+    if deadline is not None and time.monotonic() > deadline:
+        # Past the job's time limit a result is not stored: the project says it timed out
+        # and can be retried (at-least-once, nothing half-written).
+        project_mark(project_id=project_id, status=Project.Status.GENERATION_TIMEOUT, message=TIMEOUT_MESSAGE)
+        return False
     draft = result.draft
     error = fallback_message(chosen=chosen, result=result)
     with transaction.atomic():

@@ -183,7 +183,15 @@ if DRAMATIQ_BROKER_URL == "stub":
 elif DRAMATIQ_BROKER_URL.startswith(("redis://", "rediss://", "unix://")):
     DRAMATIQ_BROKER = {
         "BROKER": "dramatiq.brokers.redis.RedisBroker",
-        "OPTIONS": {"url": DRAMATIQ_BROKER_URL, "namespace": env("DRAMATIQ_NAMESPACE", "rndcards")},
+        "OPTIONS": {
+            "url": DRAMATIQ_BROKER_URL,
+            "namespace": env("DRAMATIQ_NAMESPACE", "rndcards"),
+            # A worker killed mid-job: its messages go back to the queue once its heartbeat
+            # is 15 s old and another worker runs maintenance (5 % of fetches instead of
+            # 0.1 %), so the job runs again well within 30 s.
+            "heartbeat_timeout": env_int("DRAMATIQ_HEARTBEAT_TIMEOUT_MS", 15_000, minimum=1000),
+            "maintenance_chance": env_int("DRAMATIQ_MAINTENANCE_CHANCE", 50_000, minimum=1),
+        },
         "MIDDLEWARE": _DRAMATIQ_MIDDLEWARE,
     }
 elif DRAMATIQ_BROKER_URL.startswith(("amqp://", "amqps://")):
@@ -202,6 +210,11 @@ DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
 # make_cards). Tests turn it off and drive a worker themselves.
 RNDCARDS_EMBEDDED_WORKER = env_bool("RNDCARDS_EMBEDDED_WORKER", DRAMATIQ_BROKER_URL == "stub")
 RNDCARDS_WORKER_THREADS = env_int("RNDCARDS_WORKER_THREADS", 4, minimum=1)
+# At most this many generations of one user run at once across all workers; the rest
+# wait in the queue (Dramatiq's ConcurrentRateLimiter, on Redis when REDIS_URL is set).
+RNDCARDS_USER_CONCURRENCY = env_int("RNDCARDS_USER_CONCURRENCY", 5, minimum=1)
+# Wall-clock limit of one generation job; past it the project is generation_timeout.
+RNDCARDS_JOB_TIME_LIMIT = env_int("RNDCARDS_JOB_TIME_LIMIT", 15 * 60, minimum=1)
 
 # --- files --------------------------------------------------------------------
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))

@@ -64,7 +64,7 @@ def recover_lost_jobs() -> int:
     from django.db.models import Q
 
     from batches.models import Project
-    from cards.tasks import generate_project
+    from cards.tasks import enqueue_generation
 
     lost = Project.objects.filter(
         Q(status=Project.Status.QUEUED, queued_at__lt=PROCESS_STARTED)
@@ -73,7 +73,7 @@ def recover_lost_jobs() -> int:
     ids = list(lost.values_list("pk", flat=True))
     Project.objects.filter(pk__in=ids, status=Project.Status.GENERATING).update(status=Project.Status.QUEUED)
     for project_id in ids:
-        generate_project.send(project_id)
+        enqueue_generation(project_id)
     if ids:
         logger.info("requeued %d projects left by an earlier process", len(ids))
     return len(ids)

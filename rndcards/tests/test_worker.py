@@ -8,7 +8,7 @@ from rndcards import worker
 
 def test_recovery_requeues_only_work_from_before_this_process(make_batch, owner, monkeypatch):
     sent: list[int] = []
-    monkeypatch.setattr("cards.tasks.generate_project.send", lambda pk: sent.append(pk))
+    monkeypatch.setattr("cards.tasks.enqueue_generation", lambda pk: sent.append(pk))
     batch = make_batch(owner, projects=4)
     before = worker.PROCESS_STARTED - datetime.timedelta(minutes=5)
     after = worker.PROCESS_STARTED + datetime.timedelta(seconds=1)

@@ -1,0 +1,113 @@
+"""Queue discipline on a real worker: per-user concurrency, duplicates, time limit, stuck work."""
+
+import datetime
+
+import dramatiq
+import pytest
+from django.core.management import call_command
+
+from batches.models import Project
+from cards import services
+from cards.fake_llm import FakeLLMServer
+from cards.tasks import enqueue_generation
+
+
+@pytest.fixture
+def fake_server(settings):
+    server = FakeLLMServer()
+    server.start_in_thread()
+    settings.ANTHROPIC_API_KEY = settings.OPENAI_API_KEY = "test-key"
+    settings.ANTHROPIC_BASE_URL = server.url
+    settings.OPENAI_BASE_URL = f"{server.url}/v1"
+    settings.AI_REQUEST_TIMEOUT = 10
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def wide_worker(transactional_db):
+    """A worker with more threads than the per-user limit, so only the limit can hold it."""
+    broker = dramatiq.get_broker()
+    broker.flush_all()
+    worker = dramatiq.Worker(broker, worker_threads=10, worker_timeout=50)
+    worker.start()
+    yield lambda: (broker.join("generation", timeout=60_000), worker.join())
+    worker.stop()
+    broker.flush_all()
+
+
+def test_at_most_five_generations_of_one_user_run_at_once(fake_server, wide_worker, make_batch, owner, colleague):
+    fake_server.behaviour.latency = 0.4
+    mine = make_batch(owner, projects=12)
+
+    services.batch_generate(batch=mine, provider="anthropic")
+    wide_worker()
+
+    assert set(mine.projects.values_list("status", flat=True)) == {Project.Status.GENERATED}
+    assert fake_server.recorder.max_in_flight == 5
+    assert len(fake_server.recorder.requests) == 12
+
+
+def test_another_users_cards_do_not_wait_for_the_first_users_limit(
+    fake_server, wide_worker, make_batch, owner, colleague
+):
+    fake_server.behaviour.latency = 0.4
+    services.batch_generate(batch=make_batch(owner, projects=8), provider="anthropic")
+    services.batch_generate(batch=make_batch(colleague, projects=3), provider="anthropic")
+    wide_worker()
+
+    assert fake_server.recorder.max_in_flight == 8
+    assert not Project.objects.exclude(status=Project.Status.GENERATED).exists()
+
+
+def test_a_message_delivered_twice_makes_one_card(fake_server, wide_worker, make_batch, owner):
+    project = make_batch(owner, projects=1).projects.get()
+    Project.objects.filter(pk=project.pk).update(status=Project.Status.QUEUED, requested_provider="anthropic")
+
+    enqueue_generation(project.pk)
+    enqueue_generation(project.pk)
+    wide_worker()
+
+    project.refresh_from_db()
+    assert project.status == Project.Status.GENERATED
+    assert project.sections.count() == 8
+    assert project.attempts.count() == 1 and len(fake_server.recorder.requests) == 1
+
+
+def test_a_job_past_its_time_limit_leaves_the_project_retryable(fake_server, wide_worker, make_batch, owner, settings):
+    settings.RNDCARDS_JOB_TIME_LIMIT = 1
+    fake_server.behaviour.latency = 3
+    project = make_batch(owner, projects=1).projects.get()
+
+    services.project_regenerate(project=project, provider="anthropic")
+    wide_worker()
+
+    project.refresh_from_db()
+    assert project.status == Project.Status.GENERATION_TIMEOUT
+    assert "zbyt długo" in project.error_message
+    assert project.status in Project.STARTABLE
+
+
+def test_requeue_stuck_requeues_only_old_queued_or_generating_work(
+    make_batch, owner, django_capture_on_commit_callbacks, capsys
+):
+    batch = make_batch(owner, projects=4)
+    old = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
+    rows = list(batch.projects.order_by("row_number"))
+    Project.objects.filter(pk=rows[0].pk).update(status=Project.Status.QUEUED, queued_at=old)
+    Project.objects.filter(pk=rows[1].pk).update(status=Project.Status.GENERATING, started_at=old, claim_token="x")
+    Project.objects.filter(pk=rows[2].pk).update(
+        status=Project.Status.GENERATING, started_at=datetime.datetime.now(datetime.UTC)
+    )
+    Project.objects.filter(pk=rows[3].pk).update(status=Project.Status.GENERATED, queued_at=old)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        call_command("requeue_stuck", "--older-than", "30")
+
+    assert "Ponownie w kolejce: 2." in capsys.readouterr().out
+    assert len(callbacks) == 2
+    statuses = dict(batch.projects.values_list("pk", "status"))
+    assert statuses[rows[0].pk] == statuses[rows[1].pk] == Project.Status.QUEUED
+    assert statuses[rows[2].pk] == Project.Status.GENERATING
+    assert statuses[rows[3].pk] == Project.Status.GENERATED
