@@ -38,6 +38,12 @@ def _no_embedded_worker(settings, tmp_path):
     from resilience.circuit import reset_breakers
 
     reset_breakers()
+    if settings.REDIS_URL:  # breaker state shared through Redis outlives the process cache
+        import redis
+
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        for key in client.scan_iter("rndcards:breaker:*"):
+            client.delete(key)
 
 
 @pytest.fixture
@@ -122,3 +128,24 @@ def manage_env(transactional_db, settings):
     else:
         env["DATABASE_URL"] = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
     return env
+
+
+@pytest.fixture
+def fake_llm(settings):
+    """A fake Anthropic + OpenAI server on a free port, with both SDKs pointed at it."""
+    import threading
+
+    from cards.fake_llm import FakeLLMServer
+
+    server = FakeLLMServer()
+    # A short poll interval: shutdown() otherwise waits up to 0.5 s.
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+    settings.ANTHROPIC_API_KEY = settings.OPENAI_API_KEY = "test-key"
+    settings.ANTHROPIC_BASE_URL = server.url
+    settings.OPENAI_BASE_URL = f"{server.url}/v1"
+    settings.AI_REQUEST_TIMEOUT = 5
+    settings.AI_IDLE_TIMEOUT = 5
+    settings.RNDCARDS_ANTHROPIC_BEDROCK = False  # whatever the developer's environment says
+    yield server
+    server.shutdown()
+    server.server_close()

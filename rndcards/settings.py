@@ -249,6 +249,13 @@ OPENAI_API_KEY = env("OPENAI_API_KEY")
 OPENAI_BASE_URL = env("OPENAI_BASE_URL") or None
 OPENAI_MODEL = env("OPENAI_MODEL", "gpt-5.5")
 AI_REQUEST_TIMEOUT = env_int("AI_REQUEST_TIMEOUT", 180, minimum=1)
+# Answers are streamed: the longest silence between two streamed events.
+AI_IDLE_TIMEOUT = env_int("AI_IDLE_TIMEOUT", 60, minimum=1)
+# Claude through AWS Bedrock (the SDK's AnthropicBedrock client) instead of the Anthropic API.
+RNDCARDS_ANTHROPIC_BEDROCK = env_bool("RNDCARDS_ANTHROPIC_BEDROCK", False)
+AWS_REGION = env("AWS_REGION")
+AWS_BEARER_TOKEN_BEDROCK = env("AWS_BEARER_TOKEN_BEDROCK")
+ANTHROPIC_BEDROCK_BASE_URL = env("ANTHROPIC_BEDROCK_BASE_URL")
 AI_MAX_OUTPUT_TOKENS = env_int("AI_MAX_OUTPUT_TOKENS", 8000, minimum=256)
 # Resilience (resilience/): waits between attempts of one provider call (attempts =
 # waits + 1, at most 3), the time budget of those attempts, and the circuit breakers.

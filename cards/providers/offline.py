@@ -7,7 +7,7 @@ invents facts: everything it cannot know is marked [DO WERYFIKACJI] for the cons
 import datetime
 import re
 
-from cards.providers.base import CardDraft, CardInput, Provider
+from cards.providers.base import CardDraft, CardInput, Provider, SectionDraft
 
 TODO = "[DO WERYFIKACJI]"
 _COST_HEADER = re.compile(r"(?i)koszt|wynagrodz|materia|kwot|pln|zł|amortyz|ekspert|budżet|budzet")
@@ -123,3 +123,7 @@ class OfflineProvider(Provider):
             ),
         }
         return CardDraft(sections=sections, provider=self.name, model=self.model)
+
+    def generate_section(self, card: CardInput, *, key: str, sections: dict[str, str], hints: str = "") -> SectionDraft:
+        """The offline draft of one section (hints need a model; the draft cannot use them)."""
+        return SectionDraft(text=self.generate_card(card).sections[key], provider=self.name, model=self.model)

@@ -16,7 +16,7 @@ MODEL_CHOICES = {"claude": "anthropic", "gpt4": "openai"}
 def configured_providers() -> list[str]:
     """Providers usable now: those with credentials, and always the offline one."""
     names = []
-    if settings.ANTHROPIC_API_KEY:
+    if settings.ANTHROPIC_API_KEY or settings.RNDCARDS_ANTHROPIC_BEDROCK:
         names.append("anthropic")
     if settings.OPENAI_API_KEY:
         names.append("openai")

@@ -190,3 +190,10 @@ def test_queueing_a_provider_without_a_key_is_refused(make_batch, owner, setting
     with pytest.raises(ProviderNotConfigured, match="OPENAI_API_KEY"):
         services.batch_generate(batch=batch, provider="openai")
     assert batch.projects.get().status == Project.Status.PENDING
+
+
+def test_offline_section_regeneration_returns_that_sections_draft():
+    section = OfflineProvider().generate_section(CARD, key="harmonogram", sections={}, hints="krócej")
+
+    assert section.provider == "offline"
+    assert section.text == OfflineProvider().generate_card(CARD).sections["harmonogram"]
