@@ -74,7 +74,7 @@ class Project(models.Model):
     error_message = models.TextField(_("komunikat błędu"), blank=True)
     # Set when a worker claims the project; a result is stored only while it still matches,
     # so a job that lost its claim (requeued, regenerated) cannot overwrite newer work.
-    claim_token = models.CharField(max_length=32, blank=True, editable=False)
+    claim_token = models.CharField(max_length=64, blank=True, editable=False)
     queued_at = models.DateTimeField(_("dodano do kolejki"), null=True, blank=True)
     started_at = models.DateTimeField(_("rozpoczęto"), null=True, blank=True)
     generated_at = models.DateTimeField(_("wygenerowano"), null=True, blank=True)

@@ -108,11 +108,17 @@ def projects_requeue_stuck(*, older_than: datetime.timedelta) -> int:
 TIMEOUT_MESSAGE = "Generowanie trwało zbyt długo i zostało przerwane. Spróbuj ponownie — karta wróci do kolejki."
 
 
-def project_generate(*, project_id: int, deadline: float | None = None) -> bool:
-    """Generate one card. Safe to run twice: only a queued project is claimed, and only
-    the current claim may store its result."""
-    token = secrets.token_hex(16)
-    claimed = Project.objects.filter(pk=project_id, status=Project.Status.QUEUED).update(
+def project_generate(*, project_id: int, deadline: float | None = None, message_id: str = "") -> bool:
+    """Generate one card. Safe to run twice: only a queued project (or one whose claim
+    belongs to this very message, redelivered) is claimed, and only the current claim
+    may store its result."""
+    claimable = Q(status=Project.Status.QUEUED)
+    if message_id:
+        # The broker redelivers a message only when the worker running it died: the
+        # project is still "generating" under this message's claim, so take it over.
+        claimable |= Q(status=Project.Status.GENERATING, claim_token__startswith=f"{message_id}:")
+    token = f"{message_id or ''}:{secrets.token_hex(8)}"[-64:]
+    claimed = Project.objects.filter(claimable, pk=project_id).update(
         status=Project.Status.GENERATING, started_at=timezone.now(), claim_token=token
     )
     if not claimed:

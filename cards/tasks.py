@@ -5,7 +5,8 @@ import time
 
 import dramatiq
 from django.conf import settings
-from dramatiq.middleware import TimeLimitExceeded
+from django.db.models import Q
+from dramatiq.middleware import CurrentMessage, TimeLimitExceeded
 from dramatiq.rate_limits import ConcurrentRateLimiter
 from dramatiq.rate_limits.backends import RedisBackend, StubBackend
 
@@ -50,20 +51,26 @@ def enqueue_generation(project_id: int, *, delay_ms: int | None = None) -> None:
 @dramatiq.actor(queue_name="generation", max_retries=0, time_limit=GENERATION_TIME_LIMIT_MS)
 def generate_project(project_id: int) -> None:
     """Generate the card of one project, within its owner's concurrency limit."""
-    owner_id = (
-        Project.objects.filter(pk=project_id, status=Project.Status.QUEUED)
-        .values_list("batch__owner_id", flat=True)
-        .first()
-    )
+    message = CurrentMessage.get_current_message()
+    message_id = message.message_id if message is not None else ""
+    waiting = Q(status=Project.Status.QUEUED)
+    if message_id:
+        # This message redelivered after its worker died: the project is still
+        # "generating" under this message's claim (see services.project_generate).
+        mine = Q(status=Project.Status.GENERATING, claim_token__startswith=f"{message_id}:")
+        waiting |= mine
+    owner_id = Project.objects.filter(waiting, pk=project_id).values_list("batch__owner_id", flat=True).first()
     if owner_id is None:
         return  # already taken by another delivery, or no longer queued
     with user_slots(owner_id).acquire(raise_on_failure=False) as acquired:
         if not acquired:
+            if message_id:  # the retry is a new message: hand it a claimable project
+                Project.objects.filter(mine, pk=project_id).update(status=Project.Status.QUEUED)
             enqueue_generation(project_id, delay_ms=SLOT_RETRY_DELAY_MS)
             return
         deadline = time.monotonic() + settings.RNDCARDS_JOB_TIME_LIMIT
         try:
-            services.project_generate(project_id=project_id, deadline=deadline)
+            services.project_generate(project_id=project_id, deadline=deadline, message_id=message_id)
         except TimeLimitExceeded:
             services.project_mark(
                 project_id=project_id,

@@ -172,6 +172,8 @@ else:
 # worker (rndcards.worker) runs them. Otherwise a redis:// or amqp:// URL.
 DRAMATIQ_BROKER_URL = env("DRAMATIQ_BROKER_URL", REDIS_URL or "stub")
 _DRAMATIQ_MIDDLEWARE = [
+    # The actor reads its message id to recognise its own redelivery (cards.tasks).
+    "dramatiq.middleware.CurrentMessage",
     "dramatiq.middleware.AgeLimit",
     "dramatiq.middleware.TimeLimit",
     "dramatiq.middleware.Callbacks",
