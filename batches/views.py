@@ -102,6 +102,15 @@ def batch_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         counts[project.status] += 1
         project.provider_label = PROVIDER_LABELS.get(project.provider or project.requested_provider, "")
     in_progress = counts[Project.Status.QUEUED] + counts[Project.Status.GENERATING]
+    if counts[Project.Status.QUEUED]:
+        # "w kolejce (3.)": the place among all of this user's queued cards, oldest first,
+        # since the per-user limit serves them in that order.
+        waiting = Project.objects.filter(batch__owner=request.user, status=Project.Status.QUEUED).order_by(
+            "queued_at", "pk"
+        )
+        places = {pk: place for place, pk in enumerate(waiting.values_list("pk", flat=True), start=1)}
+        for project in projects:
+            project.queue_place = places.get(project.pk)
     context = {
         "batch": batch,
         "projects": projects,

@@ -1,5 +1,7 @@
 """Views of batches: dashboard, upload, template download, batch page."""
 
+import datetime
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
@@ -332,3 +334,17 @@ def test_batch_page_counts_cards_that_fell_back_to_offline_drafts(client, owner,
     html = client.get(batch.get_absolute_url()).content.decode()
 
     assert "szkice offline zamiast AI: <strong>1</strong>" in html
+
+
+def test_queued_projects_show_their_place_in_the_users_queue(client, owner, make_batch):
+    first = make_batch(owner, projects=2)
+    second = make_batch(owner, projects=2)
+    for place, project in enumerate([*first.projects.order_by("row_number"), *second.projects.order_by("row_number")]):
+        project.status = "queued"
+        project.queued_at = datetime.datetime(2026, 1, 1, 12, 0, place, tzinfo=datetime.UTC)
+        project.save()
+    client.force_login(owner)
+
+    html = client.get(second.get_absolute_url()).content.decode()
+
+    assert "w kolejce (3.)" in html and "w kolejce (4.)" in html

@@ -9,7 +9,7 @@ from cards.providers.base import CardInput
 from cards.sections import SECTION_HEADINGS, SECTION_KEYS
 
 # Bump when system.md or the message layout changes (generation records will carry it).
-PROMPT_VERSION = "2026-12-03.1"
+PROMPT_VERSION = "2026-12-03.2"
 TOOL_NAME = "karta_projektu"
 
 
