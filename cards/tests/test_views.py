@@ -295,7 +295,7 @@ def test_generate_all_queues_every_project_with_the_chosen_provider(client, owne
     assert batch.status == Batch.Status.GENERATING
     html = client.get(reverse("batch_detail", args=[batch.pk])).content.decode()
     assert 'hx-trigger="every 2s"' in html
-    assert html.count(">w kolejce</span>") == 2
+    assert html.count(">w kolejce (1.)</span>") + html.count(">w kolejce (2.)</span>") == 2
 
 
 def test_generate_all_with_an_unconfigured_provider_queues_nothing(client, owner, batch):
