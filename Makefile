@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip -q --disable-pip-version-check
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format clean chromium
+.PHONY: run test lint format clean chromium bench
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ chromium:
 	    echo "Browser tests need /usr/bin/chromium: run 'sudo apt-get install chromium'," \
 	         "or skip them with: make test PYTEST_ARGS='-m \"not browser\"'"; exit 1; \
 	  fi; }
+
+# Benchmarks (not tests): PostgreSQL and Redis on 127.0.0.1, figures in bench/results/.
+# BENCH_ARGS='--only generation' runs a subset; see bench/run.py.
+bench: $(VENV)/.installed
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .

@@ -1,6 +1,7 @@
 """Shared fixtures: a fixed cast of users and a Dramatiq worker the test drives."""
 
 import datetime
+import uuid
 from pathlib import Path
 
 import dramatiq
@@ -38,12 +39,8 @@ def _no_embedded_worker(settings, tmp_path):
     from resilience.circuit import reset_breakers
 
     reset_breakers()
-    if settings.REDIS_URL:  # breaker state shared through Redis outlives the process cache
-        import redis
-
-        client = redis.Redis.from_url(settings.REDIS_URL)
-        for key in client.scan_iter("rndcards:breaker:*"):
-            client.delete(key)
+    # Redis state (breakers, user slots) of this test only: a prefix no one else uses.
+    settings.RNDCARDS_REDIS_PREFIX = f"rndcards-test-{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture

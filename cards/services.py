@@ -135,7 +135,9 @@ def project_generate(*, project_id: int, deadline: float | None = None, message_
     if deadline is not None and time.monotonic() > deadline:
         # Past the job's time limit a result is not stored: the project says it timed out
         # and can be retried (at-least-once, nothing half-written).
-        project_mark(project_id=project_id, status=Project.Status.GENERATION_TIMEOUT, message=TIMEOUT_MESSAGE)
+        project_mark(
+            project_id=project_id, status=Project.Status.GENERATION_TIMEOUT, message=TIMEOUT_MESSAGE, token=token
+        )
         return False
     draft = result.draft
     error = fallback_message(chosen=chosen, result=result)
@@ -190,10 +192,16 @@ def fallback_message(*, chosen: str, result: FailoverResult) -> str:
     return f"{failed} nie odpowiedział poprawnie — kartę przygotował {PROVIDER_LABELS.get(result.draft.provider)}."
 
 
-def project_mark(*, project_id: int, status: str, message: str) -> None:
-    """Record that a claimed generation ended without a card."""
+def project_mark(*, project_id: int, status: str, message: str, message_id: str = "", token: str = "") -> None:
+    """Record that a claimed generation ended without a card — only while the claim is
+    still this job's (a job whose project was requeued must not mark the new claim)."""
     project = Project.objects.select_related("batch").get(pk=project_id)
-    Project.objects.filter(pk=project_id, status=Project.Status.GENERATING).update(status=status, error_message=message)
+    mine = Project.objects.filter(pk=project_id, status=Project.Status.GENERATING)
+    if token:
+        mine = mine.filter(claim_token=token)
+    elif message_id:
+        mine = mine.filter(claim_token__startswith=f"{message_id}:")
+    mine.update(status=status, error_message=message)
     batch_refresh_status(batch=project.batch)
 
 

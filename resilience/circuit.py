@@ -90,7 +90,9 @@ def new_breaker(
     storage: pybreaker.CircuitBreakerStorage
     if redis_client is not None:
         storage = pybreaker.CircuitRedisStorage(
-            pybreaker.STATE_CLOSED, redis_client, namespace=f"rndcards:breaker:{name}"
+            pybreaker.STATE_CLOSED,
+            redis_client,
+            namespace=f"{getattr(settings, 'RNDCARDS_REDIS_PREFIX', 'rndcards')}:breaker:{name}",
         )
     else:
         storage = pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)

@@ -212,6 +212,9 @@ DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
 # make_cards). Tests turn it off and drive a worker themselves.
 RNDCARDS_EMBEDDED_WORKER = env_bool("RNDCARDS_EMBEDDED_WORKER", DRAMATIQ_BROKER_URL == "stub")
 RNDCARDS_WORKER_THREADS = env_int("RNDCARDS_WORKER_THREADS", 4, minimum=1)
+# Prefix of the keys this deployment keeps in Redis (breakers, per-user slots), so that
+# two installations or test runs sharing one Redis database never share state.
+RNDCARDS_REDIS_PREFIX = env("RNDCARDS_REDIS_PREFIX", env("DRAMATIQ_NAMESPACE", "rndcards"))
 # At most this many generations of one user run at once across all workers; the rest
 # wait in the queue (Dramatiq's ConcurrentRateLimiter, on Redis when REDIS_URL is set).
 RNDCARDS_USER_CONCURRENCY = env_int("RNDCARDS_USER_CONCURRENCY", 5, minimum=1)
@@ -253,6 +256,10 @@ OPENAI_MODEL = env("OPENAI_MODEL", "gpt-5.5")
 AI_REQUEST_TIMEOUT = env_int("AI_REQUEST_TIMEOUT", 180, minimum=1)
 # Answers are streamed: the longest silence between two streamed events.
 AI_IDLE_TIMEOUT = env_int("AI_IDLE_TIMEOUT", 60, minimum=1)
+if AI_IDLE_TIMEOUT > AI_REQUEST_TIMEOUT:
+    raise ImproperlyConfigured("AI_IDLE_TIMEOUT cannot be longer than AI_REQUEST_TIMEOUT.")
+if AI_REQUEST_TIMEOUT >= RNDCARDS_JOB_TIME_LIMIT:
+    raise ImproperlyConfigured("AI_REQUEST_TIMEOUT must be shorter than RNDCARDS_JOB_TIME_LIMIT.")
 # Claude through AWS Bedrock (the SDK's AnthropicBedrock client) instead of the Anthropic API.
 RNDCARDS_ANTHROPIC_BEDROCK = env_bool("RNDCARDS_ANTHROPIC_BEDROCK", False)
 AWS_REGION = env("AWS_REGION")
@@ -265,8 +272,8 @@ try:
     RNDCARDS_RETRY_DELAYS = tuple(float(x) for x in env_list("RNDCARDS_RETRY_DELAYS", "1,4"))
 except ValueError:
     raise ImproperlyConfigured("RNDCARDS_RETRY_DELAYS must be seconds separated by commas, e.g. 1,4") from None
-if len(RNDCARDS_RETRY_DELAYS) > 2 or any(d < 0 for d in RNDCARDS_RETRY_DELAYS):
-    raise ImproperlyConfigured("RNDCARDS_RETRY_DELAYS allows at most two non-negative waits (three attempts).")
+if len(RNDCARDS_RETRY_DELAYS) > 2 or any(not 0 <= d <= 60 for d in RNDCARDS_RETRY_DELAYS):
+    raise ImproperlyConfigured("RNDCARDS_RETRY_DELAYS allows at most two waits of 0–60 s (three attempts).")
 RNDCARDS_RETRY_MAX_TIME = env_int("RNDCARDS_RETRY_MAX_TIME", 30, minimum=0)
 RNDCARDS_BREAKER_FAIL_MAX = env_int("RNDCARDS_BREAKER_FAIL_MAX", 3, minimum=1)
 RNDCARDS_BREAKER_RESET_TIMEOUT = env_int("RNDCARDS_BREAKER_RESET_TIMEOUT", 60, minimum=1)

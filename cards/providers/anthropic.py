@@ -95,7 +95,11 @@ class AnthropicProvider(Provider):
         # Both calls are paid for, so a repaired answer reports the tokens of both.
         return result, {
             "model": responses[-1].model or self.model,
-            "input_tokens": sum(usage.input_tokens or 0 for usage in usages),
+            # Input billed at the full rate: fresh input plus cache writes (the first call
+            # stores the system prompt); cache reads are counted apart as cached_tokens.
+            "input_tokens": sum(
+                (usage.input_tokens or 0) + (getattr(usage, "cache_creation_input_tokens", 0) or 0) for usage in usages
+            ),
             "output_tokens": sum(usage.output_tokens or 0 for usage in usages),
             "cached_tokens": sum(getattr(usage, "cache_read_input_tokens", 0) or 0 for usage in usages),
         }

@@ -129,9 +129,11 @@ class OpenAIProvider(Provider):
                     answer.model = chunk.model or answer.model
                     if chunk.usage is not None:  # the last chunk, with no choices
                         details = getattr(chunk.usage, "prompt_tokens_details", None)
-                        answer.input_tokens = chunk.usage.prompt_tokens or 0
-                        answer.output_tokens = chunk.usage.completion_tokens or 0
                         answer.cached_tokens = (getattr(details, "cached_tokens", 0) or 0) if details else 0
+                        # OpenAI's prompt_tokens include the cached ones: keep input_tokens to the
+                        # tokens billed at the full rate, as for Anthropic.
+                        answer.input_tokens = max(0, (chunk.usage.prompt_tokens or 0) - answer.cached_tokens)
+                        answer.output_tokens = chunk.usage.completion_tokens or 0
                     for choice in chunk.choices:
                         if choice.index != 0:
                             continue

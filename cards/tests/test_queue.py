@@ -111,3 +111,30 @@ def test_requeue_stuck_requeues_only_old_queued_or_generating_work(
     assert statuses[rows[0].pk] == statuses[rows[1].pk] == Project.Status.QUEUED
     assert statuses[rows[2].pk] == Project.Status.GENERATING
     assert statuses[rows[3].pk] == Project.Status.GENERATED
+
+
+def test_user_slots_are_separate_mutexes_up_to_the_limit(settings, owner):
+    from contextlib import ExitStack
+
+    from cards.tasks import user_slot
+
+    settings.RNDCARDS_USER_CONCURRENCY = 3
+    with ExitStack() as held:
+        assert [held.enter_context(user_slot(owner.pk)) for _ in range(3)] == [True, True, True]
+        with user_slot(owner.pk) as fourth:
+            assert fourth is False
+        with user_slot(owner.pk + 1) as other_user:
+            assert other_user is True
+    with user_slot(owner.pk) as again:
+        assert again is True
+
+
+def test_a_stale_job_cannot_mark_a_project_that_was_claimed_again(make_batch, owner):
+    project = make_batch(owner, projects=1).projects.get()
+    Project.objects.filter(pk=project.pk).update(status=Project.Status.GENERATING, claim_token="new-message:abc")
+
+    services.project_mark(
+        project_id=project.pk, status=Project.Status.GENERATION_TIMEOUT, message="x", message_id="old-message"
+    )
+
+    assert Project.objects.get(pk=project.pk).status == Project.Status.GENERATING

@@ -10,7 +10,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-import redis
 from dramatiq.brokers.redis import RedisBroker
 
 from batches.models import Project
@@ -38,6 +37,7 @@ class Workers:
             "REDIS_URL": REDIS_URL,
             "DRAMATIQ_NAMESPACE": self.namespace,
             "RNDCARDS_RETRY_DELAYS": "0,0",
+            "RNDCARDS_REDIS_PREFIX": self.namespace,
         }
         self.processes: list[subprocess.Popen] = []
 
@@ -93,11 +93,6 @@ def wait_until(condition, timeout: float) -> bool:
 
 @pytest.fixture
 def workers(manage_env):
-    # State the workers share through Redis must start clean: breakers and user slots.
-    client = redis.Redis.from_url(REDIS_URL)
-    for pattern in ("rndcards:breaker:*", "rndcards:generation-slots:*"):
-        for key in client.scan_iter(pattern):
-            client.delete(key)
     group = Workers(manage_env)
     yield group
     outputs = group.close()
@@ -114,6 +109,7 @@ def fake_server(workers):
         ANTHROPIC_BASE_URL=server.url,
         OPENAI_BASE_URL=f"{server.url}/v1",
         AI_REQUEST_TIMEOUT="20",
+        AI_IDLE_TIMEOUT="20",
     )
     yield server
     server.shutdown()

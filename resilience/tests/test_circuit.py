@@ -50,7 +50,8 @@ def fake_llm(settings):
 
 
 @pytest.fixture
-def redis_client():
+def redis_client(settings):
+    settings.RNDCARDS_REDIS_PREFIX = "rndcards"  # the production prefix; names below are unique
     client = redis.Redis.from_url(REDIS_URL)
     client.ping()  # no Redis is a failure here, not a skip
     names = []

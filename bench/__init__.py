@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): not tests. They print figures and write bench/results/."""
