@@ -51,6 +51,11 @@ class Project(models.Model):
         FAILED = "failed", _("błąd")
         GENERATION_TIMEOUT = "generation_timeout", _("przekroczony czas")
 
+    class Review(models.TextChoices):
+        DRAFT = "draft", _("szkic")
+        IN_REVIEW = "in_review", _("w przeglądzie")
+        APPROVED = "approved", _("zatwierdzona")
+
     # Statuses from which "generate" may (re)start the work.
     STARTABLE = (Status.PENDING, Status.GENERATED, Status.FAILED, Status.GENERATION_TIMEOUT)
     IN_PROGRESS = (Status.QUEUED, Status.GENERATING)
@@ -75,6 +80,18 @@ class Project(models.Model):
     # Set when a worker claims the project; a result is stored only while it still matches,
     # so a job that lost its claim (requeued, regenerated) cannot overwrite newer work.
     claim_token = models.CharField(max_length=64, blank=True, editable=False)
+    # The consultant's review: an approved card is locked against regeneration until reopened.
+    review_status = models.CharField(
+        _("przegląd"), max_length=20, choices=Review.choices, default=Review.DRAFT, db_index=True
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    approved_at = models.DateTimeField(_("zatwierdzono"), null=True, blank=True)
+    # cards.quality: 0-100, recomputed on every change of the card; None before the first text.
+    quality_score = models.PositiveSmallIntegerField(_("ocena jakości"), null=True, blank=True, db_index=True)
+    # Failed and passed rules: [{"rule", "section", "ok", "message"}, ...] (see cards.quality).
+    quality_checks = models.JSONField(_("lista kontrolna"), default=list, blank=True)
     queued_at = models.DateTimeField(_("dodano do kolejki"), null=True, blank=True)
     started_at = models.DateTimeField(_("rozpoczęto"), null=True, blank=True)
     generated_at = models.DateTimeField(_("wygenerowano"), null=True, blank=True)
