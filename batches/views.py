@@ -18,7 +18,7 @@ from batches.selectors import batch_for_user
 from batches.services import batch_import
 from cards.forms import GenerateForm
 from cards.providers.registry import PROVIDER_LABELS
-from cards.services import batch_usage
+from cards.services import batch_usage, fallback_counts
 from rndcards.htmx import render_page
 from rndcards.http import AuthenticatedHttpRequest
 
@@ -120,7 +120,7 @@ def batch_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "generating": counts[Project.Status.GENERATING],
         "failed": counts[Project.Status.FAILED] + counts[Project.Status.GENERATION_TIMEOUT],
         # Cards that asked for AI but got the offline draft because the provider failed.
-        "fallbacks": sum(1 for p in projects if p.status == Project.Status.GENERATED and p.error_message),
+        "fallbacks": fallback_counts(projects),
         "in_progress": in_progress,
         "generate_form": GenerateForm(),
         "usage": batch_usage(batch=batch),

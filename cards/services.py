@@ -290,6 +290,17 @@ def batch_progress(*, batch: Batch) -> dict[str, int]:
     return counts
 
 
+def fallback_counts(projects) -> dict[str, int]:
+    """Generated cards that did not come from the chosen provider: how many are offline
+    drafts (no AI at all) and how many came from the other AI provider."""
+    counts = {"offline": 0, "other_provider": 0}
+    for project in projects:
+        if project.status != Project.Status.GENERATED or not project.error_message:
+            continue
+        counts["offline" if project.provider == "offline" else "other_provider"] += 1
+    return counts
+
+
 def batch_usage(*, batch: Batch) -> dict[str, float]:
     """Tokens the batch's generations used and their estimated cost in USD (AI_PRICES)."""
     from django.conf import settings

@@ -336,6 +336,19 @@ def test_batch_page_counts_cards_that_fell_back_to_offline_drafts(client, owner,
     assert "szkice offline zamiast AI: <strong>1</strong>" in html
 
 
+def test_cards_from_the_other_ai_provider_are_not_counted_as_offline_drafts(client, owner, make_batch):
+    batch = make_batch(owner, projects=2)
+    batch.projects.update(
+        status="generated", provider="openai", requested_provider="anthropic", error_message="Claude nie odpowiedział."
+    )
+    client.force_login(owner)
+
+    html = client.get(batch.get_absolute_url()).content.decode()
+
+    assert "szkice offline zamiast AI" not in html
+    assert "od drugiego dostawcy AI: <strong>2</strong>" in html
+
+
 def test_queued_projects_show_their_place_in_the_users_queue(client, owner, make_batch):
     first = make_batch(owner, projects=2)
     second = make_batch(owner, projects=2)

@@ -165,3 +165,15 @@ def test_generate_batch_waits_anyway_when_the_queue_lives_in_this_process(
     out = capsys.readouterr().out
     assert "czekam na koniec" in out and "Gotowe karty: 3/3" in out
     assert set(batch.projects.values_list("status", flat=True)) == {Project.Status.GENERATED}
+
+
+def test_make_cards_summary_tells_other_provider_cards_from_offline_drafts(worker, fake_llm, tmp_path, capsys):
+    fake_llm.configure({"anthropic": {"fault": "529", "ratio": 1.0}})
+    out = tmp_path / "karty.docx"
+
+    call_command("make_cards", str(CASES / "projekty-demo.xlsx"), "--output", str(out), "--provider", "anthropic")
+
+    summary = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "5/5 kart" in summary
+    assert "szkice offline zamiast AI: 0" in summary and "od drugiego dostawcy: 5" in summary
+    assert set(Project.objects.values_list("provider", flat=True)) == {"openai"}

@@ -9,7 +9,7 @@ from django.db import transaction
 from batches.excel import WorkbookError
 from batches.services import batch_import
 from cards.providers.registry import ProviderNotConfigured, require_configured
-from cards.services import batch_export_docx, batch_generate
+from cards.services import batch_export_docx, batch_generate, fallback_counts
 from rndcards import cli
 
 
@@ -47,13 +47,14 @@ class Command(BaseCommand):
             raise cli.CommandError(f"Nie powstała żadna karta — zobacz partię {batch.pk} w panelu administracyjnym.")
         path = cli.write_output(output, data)
         failed = progress["failed"] + progress["generation_timeout"]
-        fallbacks = batch.projects.exclude(error_message="").filter(status="generated").count()
+        fallbacks = fallback_counts(batch.projects.all())
         providers = (
             ", ".join(sorted(set(batch.projects.exclude(provider="").values_list("provider", flat=True)))) or "—"
         )
         self.stdout.write(
             f"Partia {batch.pk}: {progress['generated']}/{progress['total']} kart, błędy: {failed}, "
-            f"szkice offline zamiast AI: {fallbacks}, dostawca: {providers}, plik: {path}, "
+            f"szkice offline zamiast AI: {fallbacks['offline']}, "
+            f"od drugiego dostawcy: {fallbacks['other_provider']}, dostawca: {providers}, plik: {path}, "
             f"czas: {time.monotonic() - started:.1f} s"
         )
         if failed:
