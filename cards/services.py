@@ -59,7 +59,7 @@ def project_regenerate(*, project: Project, provider: str = "") -> int:
 
 
 def projects_enqueue(*, project_ids: list[int], provider: str, batch: Batch) -> int:
-    from cards.tasks import enqueue_generation
+    from cards.tasks import enqueue_generations
     from rndcards import worker
 
     provider = provider or default_provider_name()
@@ -77,8 +77,7 @@ def projects_enqueue(*, project_ids: list[int], provider: str, batch: Batch) -> 
 
         def send() -> None:
             worker.ensure_started()
-            for project_id in queued:
-                enqueue_generation(project_id)
+            enqueue_generations(queued)
 
         transaction.on_commit(send)
     return len(queued)

@@ -8,6 +8,7 @@ import time
 import dramatiq
 import redis
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Q
 from dramatiq.middleware import CurrentMessage, TimeLimitExceeded
 from dramatiq.rate_limits import ConcurrentRateLimiter
@@ -20,8 +21,12 @@ logger = logging.getLogger(__name__)
 
 # The actor's default ceiling; each message carries its own (see enqueue_generation).
 GENERATION_TIME_LIMIT_MS = 16 * 60 * 1000
-# How soon a job that found its user's slots full looks again.
-SLOT_RETRY_DELAY_MS = 200
+# How soon a job that found its user's slots full looks again. A freed slot is normally
+# handed over at once (kick_next_waiting); this poll only covers a hand-over that was lost
+# (a worker killed between releasing and kicking, Redis away), so it can be slow and cheap.
+SLOT_RETRY_DELAY_MS = 3000
+# How long a project picked for a hand-over is not picked again (its kick is on its way).
+KICK_TTL_S = 2
 
 
 @functools.cache
@@ -55,18 +60,55 @@ def user_slot(owner_id: int):
         yield False
 
 
-def enqueue_generation(project_id: int, *, delay_ms: int | None = None) -> None:
+def kick_next_waiting(owner_id: int) -> int | None:
+    """A slot of this user was freed: start their oldest waiting card now rather than at its
+    next poll. Several jobs ending at once each pick a different card (cache.add), so a
+    wave of freed slots starts a wave of cards."""
+    waiting = (
+        Project.objects.filter(batch__owner_id=owner_id, status=Project.Status.QUEUED)
+        .order_by("queued_at", "pk")
+        .values_list("pk", flat=True)[: 2 * settings.RNDCARDS_USER_CONCURRENCY]
+    )
+    for project_id in waiting:
+        if cache.add(_kick_key(project_id), 1, timeout=KICK_TTL_S):
+            enqueue_generation(project_id, kicked=True)
+            return project_id
+    return None
+
+
+def enqueue_generations(project_ids: list[int]) -> None:
+    """Queue one user's cards: as many as may run at once are sent now; the rest start when
+    a slot is handed over (kick_next_waiting), their delayed messages being the fallback.
+    Sending all at once would only have the surplus bounce off the full slots, delaying
+    other users' cards queued behind them."""
+    for index, project_id in enumerate(project_ids):
+        enqueue_generation(
+            project_id, delay_ms=None if index < settings.RNDCARDS_USER_CONCURRENCY else SLOT_RETRY_DELAY_MS
+        )
+
+
+def _kick_key(project_id: int) -> str:
+    return f"{settings.RNDCARDS_REDIS_PREFIX}:generation-kick:{project_id}"
+
+
+def enqueue_generation(project_id: int, *, delay_ms: int | None = None, kicked: bool = False) -> None:
     # Dramatiq's time limit is only the backstop: it interrupts the thread wherever it is
     # (inside the SDK's HTTP code the interruption can surface as an unrelated error), so
     # the service keeps its own deadline and this limit sits a minute behind it.
     generate_project.send_with_options(
-        args=(project_id,), delay=delay_ms, time_limit=(settings.RNDCARDS_JOB_TIME_LIMIT + 60) * 1000
+        args=(project_id,),
+        kwargs={"kicked": True} if kicked else None,
+        delay=delay_ms,
+        time_limit=(settings.RNDCARDS_JOB_TIME_LIMIT + 60) * 1000,
     )
 
 
 @dramatiq.actor(queue_name="generation", max_retries=0, time_limit=GENERATION_TIME_LIMIT_MS)
-def generate_project(project_id: int) -> None:
-    """Generate the card of one project, within its owner's concurrency limit."""
+def generate_project(project_id: int, kicked: bool = False) -> None:
+    """Generate the card of one project, within its owner's concurrency limit.
+
+    `kicked` marks a hand-over sent when a slot was freed: if another card took the slot
+    first it just ends, since the project's own message keeps polling."""
     message = CurrentMessage.get_current_message()
     message_id = message.message_id if message is not None else ""
     waiting = Q(status=Project.Status.QUEUED)
@@ -77,7 +119,13 @@ def generate_project(project_id: int) -> None:
         waiting |= mine
     owner_id = Project.objects.filter(waiting, pk=project_id).values_list("batch__owner_id", flat=True).first()
     if owner_id is None:
-        return  # already taken by another delivery, or no longer queued
+        # Already taken by another delivery, or no longer queued. A hand-over that came too
+        # late passes the freed slot on, so it does not sit idle until the next poll.
+        if kicked:
+            owner = Project.objects.filter(pk=project_id).values_list("batch__owner_id", flat=True).first()
+            if owner is not None:
+                kick_next_waiting(owner)
+        return
     try:
         slot = user_slot(owner_id)
         acquired = slot.__enter__()
@@ -88,8 +136,17 @@ def generate_project(project_id: int) -> None:
         return
     try:
         if not acquired:
-            if message_id:  # the retry is a new message: hand it a claimable project
-                Project.objects.filter(mine, pk=project_id).update(status=Project.Status.QUEUED)
+            # A redelivered message that still holds the claim hands the retry (a new
+            # message) a claimable project; it must retry even if it was a kick, since
+            # the project's own poll ended when this message claimed it.
+            took_over = bool(message_id) and Project.objects.filter(mine, pk=project_id).update(
+                status=Project.Status.QUEUED
+            )
+            if kicked and not took_over:
+                # Another card took the slot first. The project may be handed the next
+                # freed slot again: a mark left behind would skip it at that hand-over.
+                cache.delete(_kick_key(project_id))
+                return
             enqueue_generation(project_id, delay_ms=SLOT_RETRY_DELAY_MS)
             return
         deadline = time.monotonic() + settings.RNDCARDS_JOB_TIME_LIMIT
@@ -115,3 +172,8 @@ def generate_project(project_id: int) -> None:
             slot.__exit__(None, None, None)
         except redis.RedisError:
             logger.warning("could not release a generation slot; it expires on its own")
+        if acquired:
+            try:
+                kick_next_waiting(owner_id)
+            except Exception:  # the waiting cards' own polls take over
+                logger.warning("could not hand the freed slot of user %s over", owner_id, exc_info=True)

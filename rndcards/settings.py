@@ -179,6 +179,7 @@ _DRAMATIQ_MIDDLEWARE = [
     "dramatiq.middleware.Callbacks",
     "dramatiq.middleware.Retries",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
+    "rndcards.worker.PrefetchPerThread",
 ]
 if DRAMATIQ_BROKER_URL == "stub":
     DRAMATIQ_BROKER = {"BROKER": "dramatiq.brokers.stub.StubBroker", "OPTIONS": {}, "MIDDLEWARE": _DRAMATIQ_MIDDLEWARE}
@@ -206,6 +207,10 @@ else:
     raise ImproperlyConfigured(
         f"DRAMATIQ_BROKER_URL must be 'stub', redis://… or amqp://…, got {DRAMATIQ_BROKER_URL!r}"
     )
+# An idle worker looks for new messages at most this often (Dramatiq's default is 1 s):
+# the hand-over of a freed generation slot waits for it. `rundramatiq` execs its worker
+# processes with this environment, where Dramatiq reads it as `dramatiq_worker_timeout`.
+os.environ.setdefault("dramatiq_worker_timeout", str(env_int("DRAMATIQ_WORKER_TIMEOUT_MS", 100, minimum=10)))
 DRAMATIQ_TASKS_DATABASE = "default"
 DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
 # The embedded worker starts lazily in whichever process enqueues (web server,

@@ -22,6 +22,16 @@ _worker: dramatiq.Worker | None = None
 PROCESS_STARTED = timezone.now()
 
 
+class PrefetchPerThread(dramatiq.Middleware):
+    """Each worker fetches at most as many messages as it has threads (Dramatiq's default
+    is twice as many). A message counts until it is done, so a worker whose threads are
+    all busy fetches nothing more, and a freed slot's hand-over goes to a worker that can
+    run it now instead of waiting behind a busy one's running jobs."""
+
+    def before_worker_boot(self, broker, worker) -> None:
+        worker.queue_prefetch = worker.worker_threads
+
+
 def is_embedded() -> bool:
     """True when jobs live in this process's memory (no Redis or RabbitMQ broker)."""
     return settings.RNDCARDS_EMBEDDED_WORKER

@@ -5,6 +5,7 @@ The answer is streamed, so a stalled connection is noticed after AI_IDLE_TIMEOUT
 after the whole AI_REQUEST_TIMEOUT.
 """
 
+import functools
 import json
 import time
 from dataclasses import dataclass
@@ -49,16 +50,19 @@ class _Answer:
     cached_tokens: int = 0
 
 
+@functools.lru_cache(maxsize=8)
+def _client(api_key: str, base_url: str | None, timeouts: tuple) -> openai.OpenAI:
+    # One client per process and configuration (see anthropic._api_client).
+    return openai.OpenAI(api_key=api_key, base_url=base_url, timeout=openai.Timeout(**dict(timeouts)), max_retries=0)
+
+
 class OpenAIProvider(Provider):
     name = "openai"
 
     def __init__(self) -> None:
         self.model = settings.OPENAI_MODEL
-        self.client = openai.OpenAI(
-            api_key=settings.OPENAI_API_KEY,
-            base_url=settings.OPENAI_BASE_URL,
-            timeout=openai.Timeout(**sdk_timeouts(streaming=True)),
-            max_retries=0,
+        self.client = _client(
+            settings.OPENAI_API_KEY, settings.OPENAI_BASE_URL, tuple(sdk_timeouts(streaming=True).items())
         )
 
     def generate_card(self, card: CardInput) -> CardDraft:

@@ -199,6 +199,20 @@ def test_streaming_clients_time_out_on_an_idle_connection_not_a_long_answer(sett
         assert (timeout.connect, timeout.read, timeout.write, timeout.pool) == (10, 60, 180, 180)
 
 
+@pytest.mark.parametrize("provider_class", [AnthropicProvider, OpenAIProvider])
+def test_providers_share_one_client_per_configuration(settings, provider_class):
+    # A client per card cost ~30 ms of CPU and a new connection for every request.
+    settings.ANTHROPIC_API_KEY = settings.OPENAI_API_KEY = "test-key"
+    settings.RNDCARDS_ANTHROPIC_BEDROCK = False
+    first, second = provider_class(), provider_class()
+    assert first.client is second.client
+
+    settings.ANTHROPIC_API_KEY = settings.OPENAI_API_KEY = "another-key"
+    third = provider_class()
+    assert third.client is not first.client
+    assert third.client.api_key == "another-key"
+
+
 @pytest.fixture
 def bedrock(fake_llm, settings, monkeypatch):
     for name in ("AWS_BEARER_TOKEN_BEDROCK", "ANTHROPIC_BEDROCK_BASE_URL", "AWS_REGION", "AWS_DEFAULT_REGION"):

@@ -1,5 +1,6 @@
 """Queue discipline on a real worker: per-user concurrency, duplicates, time limit, stuck work."""
 
+import contextlib
 import datetime
 
 import dramatiq
@@ -138,3 +139,93 @@ def test_a_stale_job_cannot_mark_a_project_that_was_claimed_again(make_batch, ow
     )
 
     assert Project.objects.get(pk=project.pk).status == Project.Status.GENERATING
+
+
+def test_a_freed_slot_starts_the_next_waiting_card_without_waiting_for_its_poll(
+    fake_server, wide_worker, make_batch, owner, monkeypatch
+):
+    from cards import tasks
+
+    # Delayed messages (the waiting cards' polls) are dropped: only the hand-over of a freed
+    # slot can start cards 6 and 7.
+    send = tasks.enqueue_generation
+    dropped = []
+
+    def without_polls(project_id, *, delay_ms=None, kicked=False):
+        if delay_ms is None:
+            send(project_id, kicked=kicked)
+        else:
+            dropped.append(project_id)
+
+    monkeypatch.setattr(tasks, "enqueue_generation", without_polls)
+    fake_server.behaviour.latency = 0.3
+    batch = make_batch(owner, projects=7)
+
+    services.batch_generate(batch=batch, provider="anthropic")
+    wide_worker()
+
+    assert set(batch.projects.values_list("status", flat=True)) == {Project.Status.GENERATED}
+    assert fake_server.recorder.max_in_flight == 5
+    assert len(fake_server.recorder.requests) == 7
+    assert len(dropped) >= 2  # cards 6 and 7 were sent delayed, and those messages never came
+
+
+def test_a_kick_that_loses_the_slot_race_leaves_the_project_to_its_own_poll(make_batch, owner, monkeypatch):
+    from cards import tasks
+
+    project = make_batch(owner, projects=1).projects.get()
+    Project.objects.filter(pk=project.pk).update(status=Project.Status.QUEUED)
+    sent = []
+    monkeypatch.setattr(tasks, "enqueue_generation", lambda pid, **kw: sent.append((pid, kw)))
+    monkeypatch.setattr(tasks, "user_slot", lambda owner_id: contextlib.nullcontext(False))
+
+    assert tasks.kick_next_waiting(owner.pk) == project.pk
+    tasks.generate_project.fn(project.pk, kicked=True)
+    assert sent == [(project.pk, {"kicked": True})]  # the kick, but no second poll chain
+    # ... and the project can be handed the next freed slot.
+    assert tasks.kick_next_waiting(owner.pk) == project.pk
+    sent.clear()
+
+    tasks.generate_project.fn(project.pk)
+    assert sent == [(project.pk, {"delay_ms": tasks.SLOT_RETRY_DELAY_MS})]
+
+
+def test_jobs_ending_together_hand_their_slots_to_different_cards(make_batch, owner, monkeypatch):
+    from cards import tasks
+
+    batch = make_batch(owner, projects=4)
+    batch.projects.update(status=Project.Status.QUEUED)
+    sent = []
+    monkeypatch.setattr(tasks, "enqueue_generation", lambda pid, **kw: sent.append(pid))
+
+    picked = [tasks.kick_next_waiting(owner.pk) for _ in range(5)]
+
+    rows = list(batch.projects.order_by("row_number").values_list("pk", flat=True))
+    assert picked == [*rows, None] and sent == rows
+
+
+def test_a_kick_for_a_card_already_taken_passes_the_slot_to_the_next_card(make_batch, owner, monkeypatch):
+    from cards import tasks
+
+    taken, waiting = make_batch(owner, projects=2).projects.order_by("row_number")
+    Project.objects.filter(pk=taken.pk).update(status=Project.Status.GENERATING)
+    Project.objects.filter(pk=waiting.pk).update(status=Project.Status.QUEUED)
+    sent = []
+    monkeypatch.setattr(tasks, "enqueue_generation", lambda pid, **kw: sent.append((pid, kw)))
+
+    tasks.generate_project.fn(taken.pk, kicked=True)
+
+    assert sent == [(waiting.pk, {"kicked": True})]
+
+
+def test_only_as_many_cards_as_may_run_are_sent_at_once(make_batch, owner, monkeypatch, settings):
+    from cards import tasks
+
+    settings.RNDCARDS_USER_CONCURRENCY = 2
+    sent = []
+    monkeypatch.setattr(tasks, "enqueue_generation", lambda pid, **kw: sent.append((pid, kw)))
+
+    tasks.enqueue_generations([11, 12, 13, 14])
+
+    later = {"delay_ms": tasks.SLOT_RETRY_DELAY_MS}
+    assert sent == [(11, {"delay_ms": None}), (12, {"delay_ms": None}), (13, later), (14, later)]

@@ -28,3 +28,19 @@ def test_embedded_worker_does_not_start_when_disabled(settings):
     settings.RNDCARDS_EMBEDDED_WORKER = False
     worker.ensure_started()
     assert worker._worker is None
+
+
+def test_workers_prefetch_no_more_messages_than_they_have_threads(transactional_db):
+    import dramatiq
+
+    started = dramatiq.Worker(dramatiq.get_broker(), worker_threads=3, worker_timeout=50)
+    started.start()
+    try:
+        assert started.queue_prefetch == 3
+        assert {
+            consumer.consumer.prefetch
+            for consumer in started.consumers.values()
+            if not consumer.queue_name.endswith(".DQ")
+        } == {3}
+    finally:
+        started.stop()
