@@ -64,6 +64,7 @@ EMPTY_BODY = "(brak treści)"
 TOC_HEADING = "Spis treści"
 SCHEDULE_KEY = "harmonogram"
 SCHEDULE_COLUMNS = ("Etap", "Od", "Do")
+LABEL_FILL = "F2F2F2"
 TEXT_WIDTH = Cm(16.0)  # A4 width minus 2 × 2.5 cm margins
 
 _TRANSLATION: dict[int, str | None] = {}
@@ -602,6 +603,15 @@ def schedule_rows(body: str) -> tuple[list[str], list[tuple[str, str, str, list[
     return before, stages, pending
 
 
+def _shade(cell) -> None:
+    """A light grey background for a label or header cell."""
+    shd = OxmlElement("w:shd")
+    shd.set(_W_VAL, "clear")
+    shd.set(qn("w:color"), "auto")
+    shd.set(qn("w:fill"), LABEL_FILL)
+    cell._tc.get_or_add_tcPr().append(shd)
+
+
 def _write_schedule(document, builder: _Builder, body: str) -> bool:
     """The schedule as a table "Etap | Od | Do"; False (nothing written) when it has no dated stages."""
     parsed = schedule_rows(body)
@@ -621,6 +631,7 @@ def _write_schedule(document, builder: _Builder, body: str) -> bool:
     header._tr.get_or_add_trPr().append(OxmlElement("w:tblHeader"))
     for cell, label, width in zip(header.cells, SCHEDULE_COLUMNS, widths, strict=True):
         cell.width = width
+        _shade(cell)
         _add_run(cell.paragraphs[0], label, frozenset({"bold"}))
     for number, (name, start, end, notes) in enumerate(stages, start=1):
         cells = table.add_row().cells
@@ -902,6 +913,7 @@ def _write_card(
     for label, value in _metadata_rows(card):
         cells = table.add_row().cells
         cells[0].width, cells[1].width = Cm(5.0), Cm(11.0)
+        _shade(cells[0])
         _add_run(cells[0].paragraphs[0], label, frozenset({"bold"}))
         _add_run(cells[1].paragraphs[0], value)
 
