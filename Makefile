@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip -q --disable-pip-version-check
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format clean chromium bench
+.PHONY: run test lint format clean chromium libreoffice bench
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,7 @@ run: $(VENV)/.installed
 	@echo "-------------------------------------------------------------------"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
-test: $(VENV)/.installed-test chromium
+test: $(VENV)/.installed-test chromium libreoffice
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Browser tests drive Debian's Chromium (Playwright cannot download its own here).
@@ -35,6 +35,19 @@ chromium:
 	  else \
 	    echo "Browser tests need /usr/bin/chromium: run 'sudo apt-get install chromium'," \
 	         "or skip them with: make test PYTEST_ARGS='-m \"not browser\"'"; exit 1; \
+	  fi; }
+
+# The Word export's rendering tests convert .docx to PDF with LibreOffice and read the PDF with
+# poppler (pdftotext, pdftoppm). The smallest Debian packages that do it: Writer without the GUI,
+# and Carlito, the metric-compatible stand-in for Calibri, so pages break as they do in Word.
+libreoffice:
+	@command -v soffice >/dev/null && command -v pdftoppm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      libreoffice-writer-nogui poppler-utils fonts-crosextra-carlito >/dev/null; \
+	  else \
+	    echo "Rendering tests need LibreOffice and poppler: run 'sudo apt-get install --no-install-recommends" \
+	         "libreoffice-writer-nogui poppler-utils fonts-crosextra-carlito'"; exit 1; \
 	  fi; }
 
 # Benchmarks (not tests): PostgreSQL and Redis on 127.0.0.1, figures in bench/results/.
@@ -51,4 +64,4 @@ format: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var reports

@@ -245,7 +245,7 @@ def card_document(project: Project) -> "CardDoc":
         start_date=project.start_date,
         end_date=project.end_date,
         responsible_person=project.responsible_person,
-        sections=tuple((s.heading, s.text) for s in sections),
+        sections=tuple((s.heading, s.text, s.key) for s in sections),
         note=OFFLINE_NOTE if project.is_offline_draft else "",
         row_number=project.row_number,
     )
@@ -260,6 +260,16 @@ def batch_export_docx(*, batch: Batch) -> bytes | None:
     cards = tuple(card_document(p) for p in projects if p.sections.all())
     if not cards:
         return None
+    return render_batch(BatchDoc(name=batch.name, created=timezone.localdate(), cards=cards))
+
+
+def batch_export_xlsx(*, batch: Batch) -> bytes:
+    """The batch as a spreadsheet: a row per project (also those without a card yet), a column per section."""
+    from cards.export.docx import BatchDoc
+    from cards.export.xlsx import render_batch
+
+    projects = batch.projects.prefetch_related("sections").order_by("row_number")
+    cards = tuple(card_document(p) for p in projects)
     return render_batch(BatchDoc(name=batch.name, created=timezone.localdate(), cards=cards))
 
 

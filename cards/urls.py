@@ -5,6 +5,7 @@ from cards import views
 urlpatterns = [
     path("batches/<int:pk>/generate/", views.batch_generate, name="batch_generate"),
     path("batches/<int:pk>/export.docx", views.batch_export, name="batch_export"),
+    path("batches/<int:pk>/export.xlsx", views.batch_export_xlsx, name="batch_export_xlsx"),
     path("projects/<int:pk>/", views.project_detail, name="project_detail"),
     path("projects/<int:pk>/generate/", views.project_generate, name="project_generate"),
     path("projects/<int:pk>/export.docx", views.project_export, name="project_export"),

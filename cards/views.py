@@ -1,11 +1,8 @@
 """Pages of cards: a project's card, editing its sections, generation and Word export."""
 
-import io
-import re
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -18,11 +15,10 @@ from cards.models import Section
 from cards.providers.registry import PROVIDER_LABELS
 from cards.sections import SECTION_KEYS
 from rndcards.htmx import render_page
-from rndcards.http import AuthenticatedHttpRequest
+from rndcards.http import AuthenticatedHttpRequest, download_response
 
 DOCX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-# Characters Windows, macOS or Linux refuse in file names, and control characters.
-_ILLEGAL_FILENAME_CHARS = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f-\x9f]')
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 PROJECT_PAGE = "cards/project_detail.html"
 
@@ -160,9 +156,8 @@ def _section_url(section: Section) -> str:
 # --------------------------------------------------------------------------- export
 
 
-def _docx_response(data: bytes, name: str, *, fallback: str) -> FileResponse:
-    name = " ".join(_ILLEGAL_FILENAME_CHARS.sub(" ", name).split()).strip(". ")[:150].strip() or fallback
-    return FileResponse(io.BytesIO(data), as_attachment=True, filename=f"{name}.docx", content_type=DOCX_CONTENT_TYPE)
+def _docx_response(data: bytes, name: str, *, fallback: str) -> HttpResponse:
+    return download_response(data, name=name, extension="docx", content_type=DOCX_CONTENT_TYPE, fallback=fallback)
 
 
 @require_safe
@@ -175,6 +170,17 @@ def batch_export(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         messages.error(request, _("Żadna karta tej partii nie jest jeszcze wygenerowana — nie ma czego eksportować."))
         return redirect(batch)
     return _docx_response(data, batch.name, fallback="karty-projektow-B+R")
+
+
+@require_safe
+@login_required
+def batch_export_xlsx(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """The batch as a spreadsheet: a row per project, a column per section."""
+    batch = batch_for_user(user=request.user, pk=pk)
+    data = services.batch_export_xlsx(batch=batch)
+    return download_response(
+        data, name=batch.name, extension="xlsx", content_type=XLSX_CONTENT_TYPE, fallback="karty-projektow-B+R"
+    )
 
 
 @require_safe

@@ -13,6 +13,7 @@ python-docx/lxml raise ``ValueError`` or produce an invalid file.
 
 from __future__ import annotations
 
+import copy
 import datetime
 import io
 import re
@@ -21,7 +22,8 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 
 from docx import Document
-from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.enum.style import WD_STYLE_TYPE
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_TAB_ALIGNMENT, WD_TAB_LEADER
 from docx.oxml import OxmlElement
 from docx.oxml.ns import nsmap, qn
 from docx.oxml.parser import oxml_parser as _PARSER
@@ -38,7 +40,9 @@ class CardDoc:
     start_date: datetime.date
     end_date: datetime.date
     responsible_person: str
-    sections: tuple[tuple[str, str], ...]  # (Polish heading, sanitized HTML body), in order
+    # (Polish heading, sanitized HTML body[, section key]), in order. The key only matters for
+    # the schedule ("harmonogram"), whose dated stages become a table.
+    sections: tuple[tuple[str, str] | tuple[str, str, str], ...]
     note: str = ""  # shown under the title in italics when non-empty
     row_number: int | None = None  # spreadsheet row, "Wiersz w arkuszu" when given
 
@@ -57,6 +61,11 @@ MONO_FONT = "Courier New"
 LANGUAGE = "pl-PL"
 SUBTITLE = "Karty projektów B+R"
 EMPTY_BODY = "(brak treści)"
+TOC_HEADING = "Spis treści"
+SCHEDULE_KEY = "harmonogram"
+SCHEDULE_COLUMNS = ("Etap", "Od", "Do")
+LABEL_FILL = "F2F2F2"
+TEXT_WIDTH = Cm(16.0)  # A4 width minus 2 × 2.5 cm margins
 
 _TRANSLATION: dict[int, str | None] = {}
 # C0 controls (except \t \n), DEL, C1 controls: not text, and C0 is illegal in XML 1.0.
@@ -487,6 +496,155 @@ class _BodyWriter:
         self.paragraphs += 1
 
 
+# --------------------------------------------------------------------------- schedule
+
+# A date as models and consultants write it: 01.02.2024, 1.2.2024 r., 2024-02-01, or a month
+# (02.2024, 2024-02). Full dates are tried first so "2024-02-01" is not read as "2024-02".
+_DATE = (
+    r"(?:(?P<{p}d>\d{{1,2}})\.(?P<{p}m>\d{{1,2}})\.(?P<{p}y>\d{{4}})"
+    r"|(?P<{p}iy>\d{{4}})-(?P<{p}im>\d{{1,2}})-(?P<{p}id>\d{{1,2}})"
+    r"|(?P<{p}mm>\d{{1,2}})[./](?P<{p}my>\d{{4}})"
+    r"|(?P<{p}iym>\d{{4}})-(?P<{p}imm>\d{{1,2}}))(?!\d)(?:\s*r\.)?"
+)
+_RANGE = re.compile(
+    r"(?<![\d.\-])(?:od\s+)?" + _DATE.format(p="a") + r"\s*(?:–|—|−|-|do|\.\.\.?|…)\s*" + _DATE.format(p="b"),
+    re.IGNORECASE,
+)
+_BULLET_PREFIX = re.compile(r"^\s*[-–—•*·]\s+")
+_EMPTY_BRACKETS = re.compile(r"\(\s*\)|\[\s*\]")
+_EDGE_PUNCTUATION = " \t:;,–—-"
+
+
+def _range_date(match: re.Match, p: str) -> str | None:
+    """The match's date (prefix ``p``) as DD.MM.RRRR or MM.RRRR; None when it is not a real date."""
+    group = match.groupdict()
+    if group[f"{p}d"] is not None:
+        day, month, year = group[f"{p}d"], group[f"{p}m"], group[f"{p}y"]
+    elif group[f"{p}iy"] is not None:
+        day, month, year = group[f"{p}id"], group[f"{p}im"], group[f"{p}iy"]
+    else:
+        day = None
+        month = group[f"{p}mm"] or group[f"{p}imm"]
+        year = group[f"{p}my"] or group[f"{p}iym"]
+    try:
+        value = datetime.date(int(year), int(month), int(day or 1))
+    except ValueError:
+        return None
+    if day is None:
+        return f"{value.month:02d}.{value.year:04d}"
+    return format_date(value)
+
+
+def _schedule_stage(line: str) -> tuple[str, str, str] | None:
+    """(stage, from, to) when the line names a stage with a date range, else None."""
+    match = _RANGE.search(line)
+    if match is None:
+        return None
+    start, end = _range_date(match, "a"), _range_date(match, "b")
+    if start is None or end is None:
+        return None
+    name = line[: match.start()] + " " + line[match.end() :]
+    name = _BULLET_PREFIX.sub("", _EMPTY_BRACKETS.sub(" ", name))
+    name = " ".join(name.split()).strip(_EDGE_PUNCTUATION)
+    return name, start, end
+
+
+def _plain_lines(body: str) -> list[str]:
+    """The body's text, one entry per line (block elements and <br> end a line)."""
+    parser = _EventParser()
+    parser.feed(safe_text(body))
+    parser.close()
+    if not parser.has_tags:
+        return [" ".join(line.split()) for line in safe_text(body).split("\n") if line.strip()]
+    lines: list[str] = []
+    current: list[str] = []
+    skip = 0
+
+    def end_line() -> None:
+        text = " ".join("".join(current).split())
+        if text:
+            lines.append(text)
+        current.clear()
+
+    for event in parser.events:
+        kind, tag = event[0], event[1]
+        if kind == "data":
+            if not skip:
+                current.append(tag)
+        elif tag in _SKIP_TAGS:
+            skip = skip + 1 if kind == "start" else max(0, skip - 1)
+        elif tag == "br" or tag in _BLOCK_TAGS:
+            end_line()
+    end_line()
+    return lines
+
+
+def schedule_rows(body: str) -> tuple[list[str], list[tuple[str, str, str, list[str]]], list[str]] | None:
+    """The schedule split into (lines before, stages, lines after), or None without dated stages.
+
+    A stage is a line with a date range; lines between two stages describe the stage
+    above them (kept in its cell). Fewer than two stages is not a schedule worth a table.
+    """
+    lines = _plain_lines(body)
+    before: list[str] = []
+    stages: list[tuple[str, str, str, list[str]]] = []
+    pending: list[str] = []  # lines after the latest stage: its description or the closing text
+    for line in lines:
+        stage = _schedule_stage(line)
+        if stage is None:
+            (pending if stages else before).append(line)
+            continue
+        if stages:
+            stages[-1][3].extend(pending)
+            pending = []
+        stages.append((*stage, []))
+    if len(stages) < 2:
+        return None
+    return before, stages, pending
+
+
+def _shade(cell) -> None:
+    """A light grey background for a label or header cell."""
+    shd = OxmlElement("w:shd")
+    shd.set(_W_VAL, "clear")
+    shd.set(qn("w:color"), "auto")
+    shd.set(qn("w:fill"), LABEL_FILL)
+    cell._tc.get_or_add_tcPr().append(shd)
+
+
+def _write_schedule(document, builder: _Builder, body: str) -> bool:
+    """The schedule as a table "Etap | Od | Do"; False (nothing written) when it has no dated stages."""
+    parsed = schedule_rows(body)
+    if parsed is None:
+        return False
+    before, stages, after = parsed
+    for line in before:
+        _add_run(builder.paragraph(), line)
+    widths = (Cm(10.0), Cm(3.0), Cm(3.0))
+    table = document.add_table(rows=1, cols=3)
+    table.style = builder["Table Grid"]
+    table.autofit = False
+    for column, width in zip(table.columns, widths, strict=True):
+        column.width = width
+    header = table.rows[0]
+    # Repeated at the top of each page when a long schedule breaks across pages.
+    header._tr.get_or_add_trPr().append(OxmlElement("w:tblHeader"))
+    for cell, label, width in zip(header.cells, SCHEDULE_COLUMNS, widths, strict=True):
+        cell.width = width
+        _shade(cell)
+        _add_run(cell.paragraphs[0], label, frozenset({"bold"}))
+    for number, (name, start, end, notes) in enumerate(stages, start=1):
+        cells = table.add_row().cells
+        for cell, value, width in zip(cells, (name or f"Etap {number}", start, end), widths, strict=True):
+            cell.width = width
+            _add_run(cell.paragraphs[0], value)
+        for note in notes:
+            _add_run(cells[0].add_paragraph(), note)
+    for line in after:
+        _add_run(builder.paragraph(), line)
+    return True
+
+
 # --------------------------------------------------------------------------- document
 
 
@@ -568,22 +726,139 @@ def _setup_document(header_text: str, title: str, created: datetime.date | None,
     return document
 
 
-def _add_field(paragraph, instruction: str) -> None:
-    """A complex field (PAGE, NUMPAGES) Word and LibreOffice update on render."""
+def _field(parent, instruction: str, result: str = "1", *, rpr=None) -> None:
+    """Append a complex field (PAGE, NUMPAGES, PAGEREF, TOC...) to a w:p or w:hyperlink.
+
+    ``result`` is the cached value shown until Word or LibreOffice updates the field
+    (None: begin/instruction/separate only — the caller writes the result and the end).
+    ``rpr`` (a w:rPr) is copied into every run so the field looks like its text.
+    """
+
+    def run(child) -> None:
+        r = _element("r")
+        if rpr is not None:
+            r.append(copy.deepcopy(rpr))
+        r.append(child)
+        parent.append(r)
 
     def char(kind: str) -> None:
         element = OxmlElement("w:fldChar")
         element.set(qn("w:fldCharType"), kind)
-        paragraph.add_run()._r.append(element)
+        run(element)
 
     char("begin")
     instr = OxmlElement("w:instrText")
-    instr.set(qn("xml:space"), "preserve")
+    instr.set(_XML_SPACE, "preserve")
     instr.text = f" {instruction} "
-    paragraph.add_run()._r.append(instr)
+    run(instr)
     char("separate")
-    paragraph.add_run("1")
+    if result is None:
+        return
+    if result:
+        t = _element("t")
+        t.text = result
+        run(t)
     char("end")
+
+
+def _field_end(parent) -> None:
+    r = _element("r")
+    element = OxmlElement("w:fldChar")
+    element.set(qn("w:fldCharType"), "end")
+    r.append(element)
+    parent.append(r)
+
+
+def _add_field(paragraph, instruction: str) -> None:
+    """A complex field (PAGE, NUMPAGES) Word and LibreOffice update on render."""
+    _field(paragraph._p, instruction)
+
+
+def _bookmark(paragraph: Paragraph, bookmark_id: int, name: str) -> None:
+    """Wrap the paragraph's content in a bookmark (a TOC entry's hyperlink and PAGEREF target)."""
+    start = OxmlElement("w:bookmarkStart")
+    start.set(qn("w:id"), str(bookmark_id))
+    start.set(qn("w:name"), name)
+    end = OxmlElement("w:bookmarkEnd")
+    end.set(qn("w:id"), str(bookmark_id))
+    p = paragraph._p
+    p.insert(1 if p.pPr is not None else 0, start)
+    p.append(end)
+
+
+def _toc_bookmark(index: int) -> str:
+    # Word's own TOC bookmarks are hidden ones named _Toc<digits>; at most 40 characters.
+    return f"_Toc{index:09d}"
+
+
+def _add_toc_styles(document) -> None:
+    """ "TOC Heading" and "toc 1" (Word's built-in names) with a dotted right tab for page numbers."""
+    styles = document.styles
+    names = {s.name for s in styles}
+    if "toc 1" not in names:
+        style = styles.add_style("toc 1", WD_STYLE_TYPE.PARAGRAPH)
+        style.element.set(qn("w:styleId"), "TOC1")
+        style.base_style = styles["Normal"]
+        style.next_paragraph_style = styles["Normal"]
+        style.paragraph_format.space_after = Pt(4)
+        # A built-in style: Word shows it as "Spis treści 1" and uses it when it rebuilds the TOC.
+        ui_priority = OxmlElement("w:uiPriority")
+        ui_priority.set(_W_VAL, "39")
+        style.element.append(ui_priority)
+    style = styles["toc 1"]
+    style.paragraph_format.tab_stops.add_tab_stop(TEXT_WIDTH, WD_TAB_ALIGNMENT.RIGHT, WD_TAB_LEADER.DOTS)
+    _set_fonts(style.element.get_or_add_rPr(), FONT)
+    _set_fonts(styles["TOC Heading"].element.get_or_add_rPr(), FONT)
+
+
+def _write_toc(builder: _Builder, cards: tuple[CardDoc, ...]) -> None:
+    """ "Spis treści" on its own page: a TOC field over Heading 1 that Word rebuilds on open.
+
+    Page numbers need a layout, which only Word or LibreOffice has, so the field's cached
+    result lists every project linked to its heading, without numbers: that is what a
+    reader sees until the field is updated (LibreOffice shows the cached result as is;
+    stale or made-up page numbers would be worse than none). Word updates the field
+    when it opens the file (``w:updateFields``) and adds the numbers.
+    """
+    heading = builder.paragraph("TOC Heading")
+    heading.paragraph_format.page_break_before = True
+    _add_run(heading, TOC_HEADING)
+    last = len(cards) - 1
+    for index, card in enumerate(cards):
+        paragraph = builder.paragraph("toc 1")
+        p = paragraph._p
+        if index == 0:
+            # One level: a line per project (a 20-card batch has 160 section headings).
+            _field(p, r'TOC \o "1-1" \h \z \u', None)
+        link = OxmlElement("w:hyperlink")
+        link.set(qn("w:anchor"), _toc_bookmark(index + 1))
+        link.set(qn("w:history"), "1")
+        p.append(link)
+        _add_run(paragraph, _card_title(card))
+        link.append(p[-1])  # the run just added moves into the hyperlink
+        if index == last:
+            _field_end(p)
+
+
+def _enable_update_fields(document) -> None:
+    """Ask Word to update all fields (the TOC above all) when it opens the document."""
+    settings = document.settings.element
+    element = settings.find(qn("w:updateFields"))
+    if element is None:
+        element = OxmlElement("w:updateFields")
+        # Schema order: updateFields comes right before these (when present).
+        following = ("w:hdrShapeDefaults", "w:footnotePr", "w:endnotePr", "w:compat", "w:docVars", "w:rsids")
+        for tag in following:
+            anchor = settings.find(qn(tag))
+            if anchor is not None:
+                anchor.addprevious(element)
+                break
+        else:
+            settings.append(element)
+    element.set(_W_VAL, "true")
+    theme_lang = settings.find(qn("w:themeFontLang"))
+    if theme_lang is not None:
+        theme_lang.set(_W_VAL, LANGUAGE)
 
 
 def _write_title_page(builder: _Builder, doc: BatchDoc) -> None:
@@ -612,11 +887,19 @@ def _metadata_rows(card: CardDoc) -> list[tuple[str, str]]:
     return rows
 
 
-def _write_card(document, builder: _Builder, card: CardDoc, *, page_break: bool) -> None:
+def _card_title(card: CardDoc) -> str:
+    return safe_text(card.title, single_line=True) or "(bez nazwy)"
+
+
+def _write_card(
+    document, builder: _Builder, card: CardDoc, *, page_break: bool, bookmark: tuple[int, str] | None = None
+) -> None:
     heading = builder.paragraph("Heading 1")
     if page_break:
         heading.paragraph_format.page_break_before = True
-    _add_run(heading, safe_text(card.title, single_line=True) or "(bez nazwy)")
+    _add_run(heading, _card_title(card))
+    if bookmark is not None:
+        _bookmark(heading, *bookmark)
 
     note = safe_text(card.note, single_line=True)
     if note:
@@ -630,12 +913,17 @@ def _write_card(document, builder: _Builder, card: CardDoc, *, page_break: bool)
     for label, value in _metadata_rows(card):
         cells = table.add_row().cells
         cells[0].width, cells[1].width = Cm(5.0), Cm(11.0)
+        _shade(cells[0])
         _add_run(cells[0].paragraphs[0], label, frozenset({"bold"}))
         _add_run(cells[1].paragraphs[0], value)
 
-    for index, (section_heading, body) in enumerate(card.sections, start=1):
+    for index, section in enumerate(card.sections, start=1):
+        section_heading, body = section[0], section[1] or ""
+        key = section[2] if len(section) > 2 else ""
         _add_run(builder.paragraph("Heading 2"), safe_text(section_heading, single_line=True) or f"Sekcja {index}")
-        if not _BodyWriter(builder).write(body or ""):
+        if key == SCHEDULE_KEY and _write_schedule(document, builder, body):
+            continue
+        if not _BodyWriter(builder).write(body):
             empty = _add_run(builder.paragraph(), EMPTY_BODY, frozenset({"italic"}))
             empty.font.color.rgb = RGBColor(0x80, 0x80, 0x80)
 
@@ -647,19 +935,23 @@ def _to_bytes(document) -> bytes:
 
 
 def render_batch(doc: BatchDoc) -> bytes:
-    """The batch as .docx: title page, then every card starting on a new page."""
+    """The batch as .docx: title page, table of contents, then every card from a new page."""
     name = safe_text(doc.name, single_line=True) or SUBTITLE
     document = _setup_document(name, name, doc.created, title_page=True)
     builder = _Builder(document)
     _write_title_page(builder, doc)
-    for card in doc.cards:
-        _write_card(document, builder, card, page_break=True)
+    if doc.cards:
+        _add_toc_styles(document)
+        _enable_update_fields(document)
+        _write_toc(builder, doc.cards)
+    for index, card in enumerate(doc.cards, start=1):
+        _write_card(document, builder, card, page_break=True, bookmark=(index, _toc_bookmark(index)))
     return _to_bytes(document)
 
 
 def render_card(card: CardDoc, *, batch_name: str = "") -> bytes:
     """One card as .docx (no title page); header shows the batch name, else the project name."""
-    title = safe_text(card.title, single_line=True) or "(bez nazwy)"
+    title = _card_title(card)
     header = safe_text(batch_name, single_line=True) or title
     document = _setup_document(header, title, None, title_page=False)
     _write_card(document, _Builder(document), card, page_break=False)

@@ -19,7 +19,8 @@ import docx
 import pytest
 from docx.shared import Cm
 
-from cards.export.docx import BatchDoc, CardDoc, render_batch, render_card, safe_text
+from cards.export.docx import BatchDoc, CardDoc, render_batch, render_card, safe_text, schedule_rows
+from cards.sections import SECTION_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -37,6 +38,13 @@ HEADINGS = (
 POLISH = "ąćęłńóśźżĄĆĘŁŃÓŚŹŻ"
 # Everything XML 1.0 forbids or a tidy document should not contain.
 ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff\u200b\u2028\u2029\u00a0]")
+SCHEDULE_HTML = (
+    "<div>Proponowany podział okresu realizacji na etapy (do potwierdzenia):</div>"
+    "<ul><li>Etap 1: Analiza i koncepcja (01.02.2024 – 30.04.2024)</li>"
+    "<li>Etap 2: Prototypy częściowe (01.05.2024 – 31.07.2024)</li>"
+    "<li>Etap 3: Walidacja w warunkach zbliżonych do rzeczywistych (01.08.2024 – 30.11.2024)</li></ul>"
+)
+HUGE_WORD = "Żółć" + "x" * 5_000 + "koniec"
 DIRT = "\x00\x01\x07\x0b\x0c\x1b\x7f\r\n\u00a0\u2028\u2029\u200b\ufffe\uffff\ud800"
 
 
@@ -47,12 +55,18 @@ def make_card(n: int = 1, *, body: str | None = None, **overrides) -> CardDoc:
         end_date=datetime.date(2024, 11, 30),
         responsible_person="Łukasz Żółkiewski",
         sections=tuple(
-            (heading, body if body is not None else f"<div>Treść sekcji {i} — {POLISH}</div>")
-            for i, heading in enumerate(HEADINGS, start=1)
+            (heading, body if body is not None else f"<div>Treść sekcji {i} — {POLISH}</div>", key)
+            for i, (heading, key) in enumerate(zip(HEADINGS, SECTION_KEYS, strict=True), start=1)
         ),
     )
     values.update(overrides)
     return CardDoc(**values)
+
+
+def with_section(card: CardDoc, key: str, body: str) -> CardDoc:
+    """The card with one section's body replaced."""
+    sections = tuple((h, body if k == key else b, k) for h, b, k in card.sections)
+    return CardDoc(**{**card.__dict__, "sections": sections})
 
 
 def make_batch(count: int = 3, **overrides) -> BatchDoc:
@@ -158,9 +172,10 @@ def test_title_page_shows_batch_name_subtitle_date_and_project_count():
     assert all(p.style.name != "Heading 1" for p in document.paragraphs[:first_heading])
 
 
-def test_every_card_starts_on_a_new_page_and_nothing_follows_the_last_card():
+def test_toc_and_every_card_start_on_a_new_page_and_nothing_follows_the_last_card():
     document = read(render_batch(make_batch(4)))
-    assert page_breaks(document) == 4
+    assert page_breaks(document) == 5  # the table of contents, then the four cards
+    assert styled(document, "TOC Heading")[0].paragraph_format.page_break_before is True
     for heading in styled(document, "Heading 1"):
         assert heading.paragraph_format.page_break_before is True
     last = document.paragraphs[-1]
@@ -186,6 +201,86 @@ def test_polish_letters_survive_in_title_headings_metadata_and_body():
     assert f"Treść sekcji 1 — {POLISH}" in text
     assert "Łukasz Żółkiewski" in document.tables[0].rows[3].cells[1].text
     assert document.core_properties.title == f"Partia {POLISH}"
+
+
+def test_batch_document_reads_title_page_toc_then_each_card_with_its_sections():
+    document = read(render_batch(make_batch(2)))
+    landmarks = [
+        (p.style.name, p.text)
+        for p in document.paragraphs
+        if p.style.name in ("Title", "TOC Heading", "Heading 1", "Heading 2")
+    ]
+    titles = [c.title for c in make_batch(2).cards]
+    expected = [("Title", "Partia marzec — Spółka Żuraw"), ("TOC Heading", "Spis treści")]
+    for title in titles:
+        expected += [("Heading 1", title)] + [("Heading 2", h) for h in HEADINGS]
+    assert landmarks == expected
+
+
+# --------------------------------------------------------------------------- table of contents
+
+
+def field_instructions(element) -> list[str]:
+    return [" ".join(e.text.split()) for e in element.iter(f"{W}instrText")]
+
+
+def test_toc_is_a_field_over_heading_1_listing_every_project_linked_to_its_heading():
+    batch = make_batch(3)
+    document = read(render_batch(batch))
+    body = document.element.body
+    assert field_instructions(body)[0] == r'TOC \o "1-1" \h \z \u'
+    entries = styled(document, "toc 1")
+    assert [p.text for p in entries] == [c.title for c in batch.cards]
+    anchors = [p._p.find(f"{W}hyperlink").get(f"{W}anchor") for p in entries]
+    bookmarks = [p._p.find(f"{W}bookmarkStart").get(f"{W}name") for p in styled(document, "Heading 1")]
+    assert anchors == bookmarks and len(set(anchors)) == 3
+    # The field starts in the first entry and ends in the last: Word replaces exactly that range.
+    kinds = [e.get(f"{W}fldCharType") for p in entries for e in p._p.iter(f"{W}fldChar")]
+    assert kinds == ["begin", "separate", "end"]
+    assert entries[0]._p.find(f".//{W}fldChar").get(f"{W}fldCharType") == "begin"
+
+
+def test_toc_entry_style_is_words_built_in_toc_1_with_a_dotted_right_tab():
+    document = read(render_batch(make_batch(1)))
+    style = document.styles["toc 1"]
+    assert style.style_id == "TOC1"
+    (tab,) = style.paragraph_format.tab_stops
+    assert tab.position == pytest.approx(Cm(16.0), rel=0.001)
+    assert tab.leader == docx.enum.text.WD_TAB_LEADER.DOTS
+    assert tab.alignment == docx.enum.text.WD_TAB_ALIGNMENT.RIGHT
+
+
+def test_settings_ask_word_to_update_fields_on_open_in_schema_order():
+    settings = read(render_batch(make_batch(1))).settings.element
+    update = settings.find(f"{W}updateFields")
+    assert update is not None and update.get(f"{W}val") == "true"
+    tags = [child.tag for child in settings]
+    assert tags.index(f"{W}updateFields") < tags.index(f"{W}compat")
+    assert settings.find(f"{W}themeFontLang").get(f"{W}val") == "pl-PL"
+
+
+def test_no_toc_and_no_field_update_without_cards_or_for_a_single_card():
+    for data in (render_batch(make_batch(0)), render_card(make_card())):
+        document = read(data)
+        assert not any(i.startswith("TOC") for i in field_instructions(document.element.body))
+        assert styled(document, "TOC Heading") == []
+        assert document.settings.element.find(f"{W}updateFields") is None
+
+
+def test_every_field_in_the_document_is_balanced():
+    data = render_batch(make_batch(3))
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        parts = [n for n in archive.namelist() if re.fullmatch(r"word/(document|footer\d+|header\d+)\.xml", n)]
+        fields = 0
+        for name in parts:
+            kinds = re.findall(r'w:fldCharType="(\w+)"', archive.read(name).decode())
+            depth = 0
+            for kind in kinds:
+                depth += {"begin": 1, "end": -1}.get(kind, 0)
+                assert depth >= 0, name
+            assert depth == 0, name
+            fields += kinds.count("begin")
+    assert fields == 3  # TOC, PAGE, NUMPAGES
 
 
 # --------------------------------------------------------------------------- metadata
@@ -343,6 +438,151 @@ def test_empty_section_body_gets_a_placeholder():
     assert [p.text for p in paragraphs] == ["(brak treści)"]
 
 
+# --------------------------------------------------------------------------- schedule
+
+
+def schedule_tables(document) -> list:
+    return [t for t in document.tables if t.rows[0].cells[0].text == "Etap"]
+
+
+def test_offline_schedule_with_dated_stages_becomes_a_stage_from_to_table():
+    document = read(render_card(with_section(make_card(), "harmonogram", SCHEDULE_HTML)))
+    (table,) = schedule_tables(document)
+    rows = [[c.text for c in row.cells] for row in table.rows]
+    assert rows == [
+        ["Etap", "Od", "Do"],
+        ["Etap 1: Analiza i koncepcja", "01.02.2024", "30.04.2024"],
+        ["Etap 2: Prototypy częściowe", "01.05.2024", "31.07.2024"],
+        ["Etap 3: Walidacja w warunkach zbliżonych do rzeczywistych", "01.08.2024", "30.11.2024"],
+    ]
+    assert all(run.bold for cell in table.rows[0].cells for run in cell.paragraphs[0].runs)
+    assert table.rows[0]._tr.trPr.find(f"{W}tblHeader") is not None  # repeated on each page
+    # The intro line stays a paragraph right under the heading, above the table.
+    heading = styled(document, "Heading 2")[-1]
+    assert heading.text == "Harmonogram"
+    following = heading._p.getnext()
+    assert following.xpath("string(.)") == "Proponowany podział okresu realizacji na etapy (do potwierdzenia):"
+    assert following.getnext() is table._tbl
+
+
+def test_schedule_table_appears_once_per_card_in_a_batch():
+    cards = tuple(with_section(make_card(n), "harmonogram", SCHEDULE_HTML) for n in (1, 2))
+    assert len(schedule_tables(read(render_batch(make_batch(cards=cards))))) == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "stages"),
+    [
+        (
+            "Etap 1 – analiza: 2024-02-01 – 2024-04-30\nEtap 2 – prototyp: 2024-05-01 - 2024-11-30",
+            [("Etap 1 – analiza", "01.02.2024", "30.04.2024"), ("Etap 2 – prototyp", "01.05.2024", "30.11.2024")],
+        ),
+        (
+            "<ol><li>Koncepcja, od 1.2.2024 r. do 30.4.2024 r.</li><li>Testy, 02.05.2024—30.11.2024</li></ol>",
+            [("Koncepcja", "01.02.2024", "30.04.2024"), ("Testy", "02.05.2024", "30.11.2024")],
+        ),
+        (
+            "<div>- Analiza [02.2024 – 04.2024]<br>- Wdrożenie prototypu [2024-05 – 2024-11]</div>",
+            [("Analiza", "02.2024", "04.2024"), ("Wdrożenie prototypu", "05.2024", "11.2024")],
+        ),
+    ],
+)
+def test_schedule_dates_in_polish_iso_and_month_forms_are_recognised(body, stages):
+    before, parsed, after = schedule_rows(body)
+    assert [(name, start, end) for name, start, end, _notes in parsed] == stages
+    assert before == after == []
+
+
+def test_lines_between_stages_stay_with_the_stage_above_and_closing_text_follows_the_table():
+    body = (
+        "<div>Plan prac:</div><ul><li>Etap 1: analiza (01.02.2024 – 30.04.2024)<br>przegląd literatury</li>"
+        "<li>Etap 2: prototyp (01.05.2024 – 30.11.2024)</li></ul><div>Kamień milowy: odbiór prototypu.</div>"
+    )
+    document = read(render_card(with_section(make_card(), "harmonogram", body)))
+    (table,) = schedule_tables(document)
+    assert [p.text for p in table.rows[1].cells[0].paragraphs] == ["Etap 1: analiza", "przegląd literatury"]
+    assert table._tbl.getnext().xpath("string(.)") == "Kamień milowy: odbiór prototypu."
+    assert table._tbl.getprevious().xpath("string(.)") == "Plan prac:"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<div>Etap 1: analiza, etap 2: prototyp — daty do uzupełnienia [DO WERYFIKACJI]</div>",
+        "<ul><li>Etap 1 (01.02.2024 – 30.04.2024)</li><li>Etap 2 (luty – kwiecień)</li></ul>",  # one dated stage
+        "<ul><li>Etap 1 (31.02.2024 – 30.04.2024)</li><li>Etap 2 (01.05.2024 – 45.13.2024)</li></ul>",  # no such days
+        "",
+    ],
+)
+def test_schedule_without_two_dated_stages_stays_paragraphs(body):
+    document = read(render_card(with_section(make_card(), "harmonogram", body)))
+    assert schedule_tables(document) == []
+    assert schedule_rows(body) is None
+    assert styled(document, "Heading 2")[-1].text == "Harmonogram"
+
+
+def test_dated_stages_outside_the_schedule_section_are_not_turned_into_a_table():
+    document = read(render_card(with_section(make_card(), "metodologia", SCHEDULE_HTML)))
+    assert schedule_tables(document) == []
+    pairs = make_card(sections=(("Harmonogram", SCHEDULE_HTML),))  # no key: plain body
+    assert schedule_tables(read(render_card(pairs))) == []
+
+
+def test_hostile_schedule_text_never_breaks_the_table():
+    body = (
+        f"<ul><li>{HUGE_WORD}{DIRT} 01.02.2024 – 30.04.2024</li><li><b>Etap</b>\x00 2024-05-01 – 2024-11-30</li></ul>"
+    )
+    data = render_card(with_section(make_card(), "harmonogram", body))
+    assert not ILLEGAL.search(all_xml(data).replace("\r\n", "\n"))
+    (table,) = schedule_tables(read(data))
+    assert table.rows[1].cells[0].text.startswith(HUGE_WORD)
+    assert [r.cells[0].text for r in table.rows[2:]] == ["Etap"]
+
+
+# --------------------------------------------------------------------------- hostile HTML
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        ("<table><tr><td>komórka A</td><td>komórka B</td></tr></table>", ["komórka A", "komórka B"]),
+        ("<p>niedomknięty <b>gruby <i>i kursywa", ["niedomknięty gruby i kursywa"]),
+        ("</div></li></ul></b>sierota<p>", ["sierota"]),
+        ("<!-- komentarz --><![CDATA[x]]><?xml version='1.0'?><div>tekst</div>", ["tekst"]),
+        ('<img src=x onerror="alert(1)"><svg><script>alert(2)</script></svg><div onclick="x()">klik</div>', ["klik"]),
+        ('<div style="color:red" class="x" data-y="&#0;">styl</div><font face="Comic Sans">czcionka</font>',
+         ["styl", "czcionka"]),
+        ("<li>bez listy</li><ul>luźny tekst<li>punkt</li></ul>", ["bez listy", "luźny tekst", "punkt"]),
+        ("<div>" * 3000 + "głęboko" + "</div>" * 3000, ["głęboko"]),
+        ("<ul><li>" * 300 + "zagnieżdżony punkt" + "</li></ul>" * 300, ["zagnieżdżony punkt"]),
+        ("<b>" * 5000 + "gruby" + "</b>" * 5000, ["gruby"]),
+        ("&unknown; &#99999999; &#xD800; &amp", ["&unknown; \ufffd \ufffd &"]),
+    ],
+)  # fmt: skip
+def test_html_the_editor_never_writes_keeps_the_text_and_makes_a_valid_document(html, expected):
+    data = render_card(make_card(body=html))
+    assert not ILLEGAL.search(all_xml(data).replace("\r\n", "\n"))
+    texts = [p.text for p in body_paragraphs(html)]
+    assert texts == expected
+
+
+def test_formatting_survives_in_list_items_and_across_paragraphs():
+    paragraphs = body_paragraphs("<ul><li><em>kursywa</em> i <strong>gruby</strong></li></ul><div><b>dalej</b></div>")
+    item = {run.text.strip(): run for run in paragraphs[0].runs if run.text.strip()}
+    assert paragraphs[0].style.name == "List Bullet"
+    assert item["kursywa"].italic and not item["kursywa"].bold
+    assert item["gruby"].bold and not item["gruby"].italic
+    assert paragraphs[1].runs[0].bold and not paragraphs[1].runs[0].italic
+
+
+def test_very_long_word_in_title_body_and_person_is_kept_whole():
+    card = make_card(title=HUGE_WORD, responsible_person=HUGE_WORD, body=f"<div>przed {HUGE_WORD} po</div>")
+    document = read(render_card(card))
+    assert styled(document, "Heading 1")[0].text == HUGE_WORD
+    assert document.tables[0].rows[3].cells[1].text == HUGE_WORD
+    assert f"przed {HUGE_WORD} po" in [p.text for p in document.paragraphs]
+
+
 # --------------------------------------------------------------------------- robustness
 
 
@@ -413,6 +653,13 @@ def test_normal_style_uses_calibri_for_all_scripts_and_polish_language():
     assert document.core_properties.language == "pl-PL"
 
 
+def test_heading_and_toc_styles_use_calibri_for_polish_letters():
+    document = read(render_batch(make_batch(1)))
+    for name in ("Heading 1", "Heading 2", "Title", "TOC Heading", "toc 1"):
+        rfonts = document.styles[name].element.rPr.rFonts
+        assert [rfonts.get(f"{W}{a}") for a in ("ascii", "hAnsi", "eastAsia", "cs")] == ["Calibri"] * 4, name
+
+
 # --------------------------------------------------------------------------- single card
 
 
@@ -453,7 +700,10 @@ def long_card(n: int, words_per_card: int = 2000) -> CardDoc:
     sentence = "Zespół opracował nową metodę optymalizacji procesów źródłowych w systemie B+R."  # 11 words
     per_section = words_per_card // 8
     sections = []
-    for heading in HEADINGS:
+    for heading, key in zip(HEADINGS, SECTION_KEYS, strict=True):
+        if key == "harmonogram":
+            sections.append((heading, SCHEDULE_HTML, key))
+            continue
         parts, words = [], 0
         while words < per_section:
             if len(parts) % 4 == 3:
@@ -462,8 +712,16 @@ def long_card(n: int, words_per_card: int = 2000) -> CardDoc:
             else:
                 parts.append(f"<div>{sentence} <em>{sentence}</em><br>{sentence}</div>")
                 words += 33
-        sections.append((heading, "".join(parts)))
+        sections.append((heading, "".join(parts), key))
     return make_card(n, sections=tuple(sections), row_number=n + 1)
+
+
+def twenty_card_batch() -> BatchDoc:
+    """20 cards of ~2000 words; the last one carries hostile text (control characters, a huge word)."""
+    cards = [long_card(n) for n in range(1, 20)]
+    hostile = with_section(long_card(20), "opis_projektu", f"<div>{HUGE_WORD}</div><div>brud{DIRT}koniec</div>")
+    cards.append(CardDoc(**{**hostile.__dict__, "title": f"Projekt 20{DIRT} — Żółć"}))
+    return make_batch(20, cards=tuple(cards))
 
 
 if __name__ == "__main__":
@@ -476,7 +734,7 @@ if __name__ == "__main__":
         started = time.perf_counter()
         data = render_batch(batch)
         runs.append(time.perf_counter() - started)
-    words = sum(len(re.sub(r"<[^>]+>", " ", body).split()) for card in batch.cards for _h, body in card.sections)
+    words = sum(len(re.sub(r"<[^>]+>", " ", s[1]).split()) for card in batch.cards for s in card.sections)
     print(
         f"20 cards, {words} words: best {min(runs) * 1000:.0f} ms, worst {max(runs) * 1000:.0f} ms, {len(data) / 1024:.0f} KiB"
     )

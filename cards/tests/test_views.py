@@ -432,3 +432,14 @@ def test_exports_of_another_user_are_404(client, project, request, user):
 def test_exports_require_login(client, project):
     for url in (reverse("batch_export", args=[project.batch_id]), reverse("project_export", args=[project.pk])):
         assert client.get(url)["Location"].startswith(reverse("login"))
+
+
+def test_project_export_shows_the_offline_schedule_as_a_table_of_stages(client, owner, project):
+    client.force_login(owner)
+    response = client.get(reverse("project_export", args=[project.pk]))
+    document = docx.Document(io.BytesIO(b"".join(response.streaming_content)))
+    (schedule,) = [t for t in document.tables if t.rows[0].cells[0].text == "Etap"]
+    assert [c.text for c in schedule.rows[0].cells] == ["Etap", "Od", "Do"]
+    assert schedule.rows[1].cells[0].text.startswith("Etap 1: ")
+    assert schedule.rows[1].cells[1].text == "01.02.2024"
+    assert schedule.rows[-1].cells[2].text == "30.11.2024"
