@@ -487,7 +487,7 @@ def same_name(a: str, b: str) -> bool:
     """Two spellings of one name, allowing for Polish inflection ("Anna"/"Anny", "Żółkiewski"/"Żółkiewskiego")."""
     fa, fb = fold(a), fold(b)
     common = 0
-    for x, y in zip(fa, fb):
+    for x, y in zip(fa, fb, strict=False):
         if x != y:
             break
         common += 1
