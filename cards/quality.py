@@ -1059,14 +1059,17 @@ CHECKERS = (
 
 # Rules whose findings are counted out of a fixed number of places: each finding loses a
 # share of the rule's weight (one criterion of three, one empty section of eight).
-_PARTIAL = {"K1": len(_CRITERIA), "S1": len(SECTION_KEYS), "L1": len(LENGTHS)}
+# G1 counts the sections with findings: the consultant completing placeholders one section
+# at a time sees the score move.
+_PARTIAL = {"K1": len(_CRITERIA), "S1": len(SECTION_KEYS), "L1": len(LENGTHS), "G1": len(SECTION_KEYS)}
 
 
 def _failure_share(rule: str, failed: list[Check]) -> float:
     if rule == "R1" and not any(c.section == "cel_projektu" for c in failed):
         return 0.5
     if rule in _PARTIAL:
-        return min(1.0, len(failed) / _PARTIAL[rule])
+        places = len({c.section for c in failed}) if rule == "G1" else len(failed)
+        return min(1.0, places / _PARTIAL[rule])
     return 1.0
 
 
