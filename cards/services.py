@@ -255,6 +255,18 @@ def project_rescore(*, project: Project) -> QualityReport | None:
     return report
 
 
+def projects_rescore(*, batch: Batch | None = None) -> int:
+    """Rescore every card that has sections (of one batch, or all): after a change of the rules."""
+    projects = Project.objects.filter(sections__isnull=False).distinct()
+    if batch is not None:
+        projects = projects.filter(batch=batch)
+    count = 0
+    for project in projects.iterator():
+        project_rescore(project=project)
+        count += 1
+    return count
+
+
 # --------------------------------------------------------------------------- similar cards
 
 
