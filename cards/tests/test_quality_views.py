@@ -216,3 +216,15 @@ def test_batch_page_query_count_does_not_grow_with_scored_cards(
         html = client.get(reverse("batch_detail", args=[large.pk])).content.decode()
     # The twenty offline drafts of one copied input are flagged as alike, within the same query budget.
     assert html.count("↔") == 190
+
+
+def test_a_quoted_sentence_is_escaped_in_the_checklist(client, owner, project):
+    client.force_login(owner)
+    text = "<div>Rewolucyjny &lt;script&gt;alert(1)&lt;/script&gt; system &lt;img src=x onerror=y&gt;.</div>"
+    html = client.post(
+        reverse("section_save", args=[project.pk, "cel_projektu"]), {"text": text}, **HX
+    ).content.decode()
+    oob = panel(html)
+    assert "Rewolucyjny" in oob  # L4 quotes the sentence…
+    assert "<script>" not in oob and "<img" not in oob  # …as text, never as markup
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in oob
