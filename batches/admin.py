@@ -16,9 +16,9 @@ class ProjectInline(admin.TabularInline):
 
 @admin.register(Batch)
 class BatchAdmin(admin.ModelAdmin):
-    list_display = ("name", "owner", "status", "project_count", "generated_count", "uploaded_at")
+    list_display = ("name", "client_name", "owner", "status", "project_count", "generated_count", "uploaded_at")
     list_filter = ("status", "uploaded_at")
-    search_fields = ("name", "original_filename", "owner__username")
+    search_fields = ("name", "client_name", "original_filename", "owner__username")
     readonly_fields = ("token", "uploaded_at", "updated_at", "ai_usage")
     list_select_related = ("owner",)
     inlines = [ProjectInline]
@@ -73,6 +73,7 @@ class ProjectAdmin(admin.ModelAdmin):
         "provider",
         "model_name",
         "short_error",
+        "quality_score",
         "generated_at",
     )
     list_filter = ("status", "provider", "requested_provider")
@@ -89,6 +90,9 @@ class ProjectAdmin(admin.ModelAdmin):
         "started_at",
         "generated_at",
         "updated_at",
+        # Derived from the sections (cards.quality) on every change: not edited by hand.
+        "quality_score",
+        "quality_checks",
     )
     inlines = [SectionInline]
     actions = ["requeue"]

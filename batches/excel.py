@@ -45,11 +45,13 @@ except ImportError:  # pragma: no cover - defusedxml is a hard requirement
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "CLIENT_HEADERS",
     "MAX_PROJECTS_DEFAULT",
     "REQUIRED_COLUMNS",
     "Problem",
     "ProjectRow",
     "WorkbookError",
+    "client_name_of",
     "parse_workbook",
     "template_workbook",
 ]
@@ -1295,3 +1297,21 @@ def template_workbook(*, max_projects: int = MAX_PROJECTS_DEFAULT) -> bytes:
     buffer = io.BytesIO()
     wb.save(buffer)
     return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------- client
+
+CLIENT_HEADERS = frozenset({"klient", "nazwa klienta", "klient nazwa", "client", "client name", "nazwa firmy klienta"})
+
+
+def client_name_of(rows: list[ProjectRow]) -> str:
+    """The client a workbook is about, from an extra column named like "Klient" or "Nazwa
+    klienta": the value most rows give (ties: the first seen), or "" without such a column."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        for header, value in row.extra:
+            if _header_key(header, drop_suffix=True) in CLIENT_HEADERS and value.strip():
+                name = " ".join(value.split())[:255]
+                counts[name] = counts.get(name, 0) + 1
+                break
+    return max(counts, key=counts.get) if counts else ""

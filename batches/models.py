@@ -25,6 +25,14 @@ class Batch(models.Model):
     token = models.CharField(max_length=32, unique=True, editable=False)
     source_file = models.FileField(_("plik źródłowy"), upload_to=batch_upload_path, blank=True)
     original_filename = models.CharField(_("nazwa pliku"), max_length=255, blank=True)
+    # The consultancy's client the workbook is about: cards are compared for copied text
+    # across the owner's batches of the same client (cards.similarity).
+    client_name = models.CharField(
+        _("klient"),
+        max_length=255,
+        blank=True,
+        help_text=_("Z kolumny „Klient” lub „Nazwa klienta” arkusza; puste = partia porównywana tylko sama ze sobą."),
+    )
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.IMPORTED)
     uploaded_at = models.DateTimeField(_("przesłano"), auto_now_add=True)
     updated_at = models.DateTimeField(_("zmieniono"), auto_now=True)
@@ -33,7 +41,7 @@ class Batch(models.Model):
         ordering = ["-uploaded_at", "-pk"]
         verbose_name = _("partia")
         verbose_name_plural = _("partie")
-        indexes = [models.Index(fields=["owner", "-uploaded_at"])]
+        indexes = [models.Index(fields=["owner", "-uploaded_at"]), models.Index(fields=["owner", "client_name"])]
 
     def __str__(self) -> str:
         return self.name

@@ -23,7 +23,13 @@ def batch_import(*, content: bytes, owner: User, filename: str, name: str = "") 
     filename = Path(filename or "projekty.xlsx").name[:255]
     name = (name or "").strip()[:255] or Path(filename).stem[:255] or "Partia projektów"
     with transaction.atomic():
-        batch = Batch(owner=owner, name=name, original_filename=filename, token=secrets.token_hex(16))
+        batch = Batch(
+            owner=owner,
+            name=name,
+            original_filename=filename,
+            client_name=excel.client_name_of(rows),
+            token=secrets.token_hex(16),
+        )
         batch.source_file.save(f"{batch.token}.xlsx", ContentFile(content), save=False)
         batch.save()
         Project.objects.bulk_create(

@@ -5,7 +5,7 @@ import io
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
@@ -18,9 +18,16 @@ from batches.selectors import batch_for_user
 from batches.services import batch_import
 from cards.forms import GenerateForm
 from cards.providers.registry import PROVIDER_LABELS
-from cards.services import batch_usage, fallback_counts
+from cards.services import batch_similar_pairs, batch_usage, fallback_counts
 from rndcards.htmx import render_page
 from rndcards.http import AuthenticatedHttpRequest
+
+# ?sort= of the batch page: the server orders the table (cards without a score last).
+PROJECT_ORDERINGS = {
+    "": ("row_number",),
+    "score": (F("quality_score").asc(nulls_last=True), "row_number"),
+    "-score": (F("quality_score").desc(nulls_last=True), "row_number"),
+}
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 TEMPLATE_FILENAME = "szablon-projektow-B+R.xlsx"
@@ -96,7 +103,10 @@ def batch_template(request: AuthenticatedHttpRequest) -> FileResponse:
 def batch_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """A batch with its projects; htmx polls the progress region while work is queued."""
     batch = batch_for_user(user=request.user, pk=pk)
-    projects = list(batch.projects.all())
+    sort = request.GET.get("sort", "")
+    if sort not in PROJECT_ORDERINGS:
+        sort = ""  # an unknown value is ignored: the sheet's row order
+    projects = list(batch.projects.order_by(*PROJECT_ORDERINGS[sort]))
     counts = {status: 0 for status in Project.Status.values}
     for project in projects:
         counts[project.status] += 1
@@ -124,5 +134,7 @@ def batch_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "in_progress": in_progress,
         "generate_form": GenerateForm(),
         "usage": batch_usage(batch=batch),
+        "sort": sort,
+        "similar_pairs": batch_similar_pairs(batch=batch),
     }
     return render_page(request, "batches/batch_detail.html", context, partial="batch-progress")

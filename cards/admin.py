@@ -14,12 +14,13 @@ class SectionAdmin(admin.ModelAdmin):
     def save_model(self, request, obj: Section, form, change: bool) -> None:
         # The text is rendered as HTML on the consultant's page: an admin's edit goes
         # through the same sanitizer and is recorded as a manual edit.
-        from cards.services import section_update
+        from cards.services import project_rescore, section_update
 
         if change:
             section_update(section=obj, text=obj.text, author=request.user)
         else:
             super().save_model(request, obj, form, change)
+            project_rescore(project=obj.project)
 
 
 @admin.register(GenerationAttempt)

@@ -1,6 +1,7 @@
 """Business logic for cards: queueing generation, running it, editing sections."""
 
 import datetime
+import functools
 import logging
 import secrets
 import time
@@ -8,11 +9,12 @@ from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from batches.models import Batch, Project
 from batches.services import batch_refresh_status
+from cards import similarity
 from cards.models import GenerationAttempt, Section
 from cards.prompts import PROMPT_VERSION
 from cards.providers.base import CardDraft, CardInput
@@ -23,8 +25,9 @@ from cards.providers.registry import (
     get_provider,
     require_configured,
 )
+from cards.quality import QualityReport, card_quality, plain
 from cards.sanitize import sanitize_html, text_to_html
-from cards.sections import SECTION_KEYS
+from cards.sections import SECTION_HEADINGS, SECTION_KEYS
 from resilience.failover import Attempt, FailoverResult, failover_chain, generate_with_failover
 
 if TYPE_CHECKING:
@@ -221,6 +224,7 @@ def sections_apply_draft(*, project: Project, draft: CardDraft) -> None:
             section.model_name = draft.model
             section.updated_by = None
             section.save()
+        project_rescore(project=project)
 
 
 def section_update(*, section: Section, text: str, author: User) -> Section:
@@ -229,7 +233,120 @@ def section_update(*, section: Section, text: str, author: User) -> Section:
     section.origin = Section.Origin.MANUAL
     section.updated_by = author
     section.save(update_fields=["text", "origin", "updated_by", "updated_at"])
+    project_rescore(project=section.project)
     return section
+
+
+def project_rescore(*, project: Project) -> QualityReport | None:
+    """Recompute the card's quality score and checklist from its stored sections (no model call).
+
+    Call it after every change of a section's text. A project without sections has no score.
+    """
+    texts = dict(Section.objects.filter(project=project).values_list("key", "text"))
+    if not texts:
+        report, score, checks = None, None, []
+    else:
+        report = card_quality(project_card_input(project), texts)
+        score, checks = report.score, report.as_list()
+    # update(), not save(): the caller's instance may hold a status read before the claim.
+    Project.objects.filter(pk=project.pk).update(quality_score=score, quality_checks=checks)
+    project.quality_score, project.quality_checks = score, checks
+    return report
+
+
+def projects_rescore(*, batch: Batch | None = None) -> int:
+    """Rescore every card that has sections (of one batch, or all): after a change of the rules."""
+    projects = Project.objects.filter(sections__isnull=False).distinct()
+    if batch is not None:
+        projects = projects.filter(batch=batch)
+    count = 0
+    for project in projects.iterator():
+        project_rescore(project=project)
+        count += 1
+    return count
+
+
+# --------------------------------------------------------------------------- similar cards
+
+
+@functools.cache
+def offline_template_shingles() -> frozenset:
+    """The offline draft's fixed text: what two drafts of unrelated made-up projects share.
+
+    Offline drafts of one batch all carry these sentences; counting them would flag every
+    pair of offline drafts as copied. The rest of a draft (the input's own description,
+    goal, person and dates) is compared as usual, so copied input is still found.
+    """
+    from cards.providers.offline import OfflineProvider
+
+    def draft(name: str, start: datetime.date, end: datetime.date) -> set:
+        card = CardInput(
+            name=name,
+            description=f"{name} opis alfa beta gamma delta",
+            goal=f"{name} cel epsilon",
+            start_date=start,
+            end_date=end,
+            responsible_person=f"{name} Osoba",
+        )
+        texts = OfflineProvider().generate_card(card).sections.values()
+        return set().union(*(similarity.shingles(t) for t in texts))
+
+    return frozenset(
+        draft("Kwazar", datetime.date(2021, 3, 4), datetime.date(2022, 5, 6))
+        & draft("Pulsar", datetime.date(2023, 7, 8), datetime.date(2025, 9, 10))
+    )
+
+
+def similarity_scope(*, batch: Batch):
+    """Projects whose cards are compared with the batch's: the batch itself and, when it names
+    a client, the owner's other batches of the same client."""
+    scope = Q(batch=batch)
+    if batch.client_name.strip():
+        scope |= Q(batch__owner_id=batch.owner_id, batch__client_name__iexact=batch.client_name.strip())
+    return (
+        Project.objects.filter(scope)
+        .order_by("batch__uploaded_at", "batch_id", "row_number")  # in a pair, the older card comes first
+        .select_related("batch")
+        .prefetch_related(Prefetch("sections", queryset=Section.objects.only("project_id", "key", "text")))
+    )
+
+
+def _similar_pairs(*, batch: Batch, involving: set[int]) -> tuple[dict[int, Project], list[similarity.SimilarPair]]:
+    projects = {p.pk: p for p in similarity_scope(batch=batch)}
+    cards = [
+        similarity.CardText(id=p.pk, sections={s.key: plain(s.text) for s in p.sections.all()})
+        for p in projects.values()
+        if p.sections.all()
+    ]
+    # Only the offline template's fixed text is set aside (see cards.similarity on why not more).
+    ignore = set(offline_template_shingles())
+    return projects, similarity.similar_pairs(cards, ignore=ignore, involving=involving)
+
+
+def _section_headings(pair: similarity.SimilarPair) -> list[str]:
+    return [SECTION_HEADINGS[key] for key, _value in pair.sections if key in SECTION_HEADINGS]
+
+
+def batch_similar_pairs(*, batch: Batch) -> list[dict]:
+    """Near-identical card pairs with at least one card in the batch: {a, b, percent, sections}."""
+    ids = set(batch.projects.values_list("pk", flat=True))
+    projects, pairs = _similar_pairs(batch=batch, involving=ids)
+    return [
+        {"a": projects[p.a], "b": projects[p.b], "percent": p.percent, "sections": _section_headings(p)} for p in pairs
+    ]
+
+
+def project_similar(*, project: Project) -> list[dict]:
+    """Cards near-identical to this one (same batch or the same client's): {project, percent, sections}."""
+    projects, pairs = _similar_pairs(batch=project.batch, involving={project.pk})
+    return [
+        {
+            "project": projects[p.b if p.a == project.pk else p.a],
+            "percent": p.percent,
+            "sections": _section_headings(p),
+        }
+        for p in pairs
+    ]
 
 
 OFFLINE_NOTE = "Szkic przygotowany bez udziału AI — wymaga uzupełnienia przez konsultanta."

@@ -13,7 +13,7 @@ from cards import services
 from cards.forms import GenerateForm, SectionForm
 from cards.models import Section
 from cards.providers.registry import PROVIDER_LABELS
-from cards.sections import SECTION_KEYS
+from cards.sections import SECTION_HEADINGS, SECTION_KEYS
 from rndcards.htmx import render_page
 from rndcards.http import AuthenticatedHttpRequest, download_response
 
@@ -94,8 +94,32 @@ def _project_page(
         "editing": editing,
         "section": section,
         "form": form,
+        # Lazy too: only the page, the polled card and a saved section show the checklist.
+        "quality": lambda: _checklist(project),
+        "similar": lambda: services.project_similar(project=project),
     }
     return render_page(request, PROJECT_PAGE, context, partial=partial, status=status)
+
+
+SEVERITY_LABELS = {"E": _("błąd"), "W": _("ostrzeżenie"), "I": _("informacja")}
+
+
+def _checklist(project: Project) -> dict:
+    """The stored checklist for the template: failed checks first (as stored), each with its section's heading."""
+    checks = []
+    for check in project.quality_checks or []:
+        key = check.get("section", "")
+        checks.append(
+            {
+                **check,
+                "heading": SECTION_HEADINGS.get(key, ""),
+                "severity_label": SEVERITY_LABELS.get(check.get("severity", ""), ""),
+            }
+        )
+    failed = [c for c in checks if not c.get("ok")]
+    score = project.quality_score
+    band = "" if score is None else ("high" if score >= 85 else "mid" if score >= 50 else "low")
+    return {"score": score, "band": band, "failed": failed, "passed": [c for c in checks if c.get("ok")]}
 
 
 @require_safe
@@ -138,7 +162,8 @@ def section_save(request: AuthenticatedHttpRequest, pk: int, key: str) -> HttpRe
     if not request.htmx:
         messages.success(request, _("Zapisano sekcję „%(heading)s”.") % {"heading": section.heading})
         return redirect(_section_url(section))
-    return _project_page(request, section.project, partial="section", section=section)
+    # The section, and the recomputed checklist as an out-of-band swap.
+    return _project_page(request, section.project, partial="section-saved", section=section)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

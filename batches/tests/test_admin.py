@@ -87,3 +87,41 @@ def test_admin_edit_of_a_section_is_sanitized_and_recorded_as_manual(admin_clien
     section.refresh_from_db()
     assert section.text == "<div>Opis</div>"
     assert section.origin == "manual"
+
+
+def test_admin_edits_the_batch_client_name(admin_client, make_batch, owner):
+    batch = make_batch(owner, projects=1)
+    page = admin_client.get(f"/admin/batches/batch/{batch.pk}/change/").content.decode()
+    assert 'name="client_name"' in page
+    response = admin_client.post(
+        f"/admin/batches/batch/{batch.pk}/change/",
+        {
+            "owner": owner.pk,
+            "name": batch.name,
+            "original_filename": "",
+            "client_name": "Acme Sp. z o.o.",
+            "status": batch.status,
+            "projects-TOTAL_FORMS": "1",
+            "projects-INITIAL_FORMS": "1",
+            "projects-MIN_NUM_FORMS": "0",
+            "projects-MAX_NUM_FORMS": "1000",
+            "projects-0-id": batch.projects.get().pk,
+            "projects-0-batch": batch.pk,
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    batch.refresh_from_db()
+    assert batch.client_name == "Acme Sp. z o.o."
+
+
+def test_admin_edit_of_a_section_rescores_the_card(admin_client, make_batch, owner):
+    project = make_batch(owner, projects=1).projects.get()
+    Project.objects.filter(pk=project.pk).update(status=Project.Status.QUEUED, requested_provider="offline")
+    services.project_generate(project_id=project.pk)
+    section = project.sections.get(key="cel_projektu")
+    admin_client.post(
+        f"/admin/cards/section/{section.pk}/change/",
+        {"text": "<div>W dzisiejszym dynamicznym świecie celem jest rewolucyjny system.</div>"},
+    )
+    project.refresh_from_db()
+    assert any(c["rule"] == "L4" and c["section"] == "cel_projektu" for c in project.quality_checks)

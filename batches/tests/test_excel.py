@@ -794,3 +794,46 @@ def test_template_download_view_uses_the_configured_maximum(settings, rf):
     response = batch_template(request)
     text = guide_text(b"".join(response.streaming_content))
     assert "najwyżej 7 projektów" in text and "najwyżej 20" not in text
+
+
+@pytest.mark.parametrize("header", ["Klient", "Nazwa klienta", "  NAZWA KLIENTA ", "Klient (nazwa)"])
+def test_client_column_gives_the_batch_client_name(header):
+    data = make_xlsx(
+        [
+            good_row() + ["Acme Sp. z o.o."],
+            good_row(name="Drugi") + ["Acme  Sp. z o.o."],
+            good_row(name="Trzeci") + [""],
+        ],
+        headers=HEADERS + [header],
+    )
+    rows = parse_workbook(data)
+    assert excel.client_name_of(rows) == "Acme Sp. z o.o."
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[], ["", ""], ["   "]],
+)
+def test_no_or_empty_client_column_gives_no_client_name(values):
+    rows = parse_workbook(
+        make_xlsx([good_row(name=f"P{i}") + [v] for i, v in enumerate(values or [""])], headers=HEADERS + ["Klient"])
+    )
+    assert excel.client_name_of(rows) == ""
+    assert excel.client_name_of(parse_workbook(make_xlsx([good_row()]))) == ""
+
+
+def test_client_name_is_the_value_most_rows_give_and_is_bounded():
+    rows = parse_workbook(
+        make_xlsx(
+            [good_row(name="A") + ["Beta"], good_row(name="B") + ["Alfa"], good_row(name="C") + ["Alfa"]],
+            headers=HEADERS + ["Nazwa klienta"],
+        )
+    )
+    assert excel.client_name_of(rows) == "Alfa"
+    long = parse_workbook(make_xlsx([good_row() + ["X" * 400]], headers=HEADERS + ["Klient"]))
+    assert len(excel.client_name_of(long)) == 255
+
+
+def test_a_column_merely_mentioning_a_client_is_not_the_client():
+    rows = parse_workbook(make_xlsx([good_row() + ["tak"]], headers=HEADERS + ["Czy klient zatwierdził"]))
+    assert excel.client_name_of(rows) == ""

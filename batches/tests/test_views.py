@@ -361,3 +361,16 @@ def test_queued_projects_show_their_place_in_the_users_queue(client, owner, make
     html = client.get(second.get_absolute_url()).content.decode()
 
     assert "w kolejce (3.)" in html and "w kolejce (4.)" in html
+
+
+def test_upload_with_a_client_column_files_the_batch_under_that_client(client, owner):
+    from batches.tests.test_excel import HEADERS, good_row, make_xlsx
+
+    content = make_xlsx([good_row() + ["<b>Acme</b> Sp. z o.o."]], headers=HEADERS + ["Nazwa klienta"])
+    client.force_login(owner)
+    response = upload(client, content)
+    batch = Batch.objects.get(owner=owner)
+    assert response.status_code == 302
+    assert batch.client_name == "Acme Sp. z o.o."  # HTML stripped by the parser, like every cell
+    html = client.get(reverse("batch_detail", args=[batch.pk])).content.decode()
+    assert "Klient" in html and "Acme Sp. z o.o." in html

@@ -177,3 +177,26 @@ def test_make_cards_summary_tells_other_provider_cards_from_offline_drafts(worke
     assert "5/5 kart" in summary
     assert "szkice offline zamiast AI: 0" in summary and "od drugiego dostawcy: 5" in summary
     assert set(Project.objects.values_list("provider", flat=True)) == {"openai"}
+
+
+def test_rescore_cards_scores_cards_made_before_scoring(owner, make_batch, capsys):
+    from cards import services
+
+    first, second = make_batch(owner, projects=2), make_batch(owner, projects=1)
+    for project in Project.objects.all():
+        Project.objects.filter(pk=project.pk).update(status=Project.Status.QUEUED, requested_provider="offline")
+        services.project_generate(project_id=project.pk)
+    Project.objects.update(quality_score=None, quality_checks=[])
+
+    call_command("rescore_cards", "--batch", str(first.pk))
+    assert "Ocenione karty: 2." in capsys.readouterr().out
+    assert not first.projects.filter(quality_score=None).exists()
+    assert second.projects.get().quality_score is None
+    call_command("rescore_cards")
+    assert "Ocenione karty: 3." in capsys.readouterr().out
+    assert not Project.objects.filter(quality_score=None).exists()
+
+
+def test_rescore_cards_of_an_unknown_batch_says_so(db):
+    with pytest.raises(CommandError, match="Nie ma partii o identyfikatorze 999"):
+        call_command("rescore_cards", "--batch", "999")

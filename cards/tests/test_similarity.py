@@ -1,0 +1,216 @@
+"""Near-identical cards (cards.similarity) and where they are shown: batch page, project page."""
+
+import pytest
+from django.urls import reverse
+
+from batches.models import Batch, Project
+from batches.services import batch_import
+from cards import services, similarity
+from cards.models import Section
+from cards.providers.base import CardInput
+from cards.providers.offline import OfflineProvider
+from cards.sanitize import text_to_html
+from cards.tests.quality_cards import GOOD_SECTIONS, INPUT
+
+HX = {"HTTP_HX_REQUEST": "true"}
+
+# A light rewording of the good card: a handful of words swapped or changed in each long section.
+REWORDED = {
+    **GOOD_SECTIONS,
+    "nazwa_projektu": "Wizyjna kontrola jakości spoin ram rowerowych",
+    "opis_projektu": GOOD_SECTIONS["opis_projektu"]
+    .replace("Spółka spawa", "Firma spawa")
+    .replace("silnie odbija światło", "mocno odbija światło")
+    .replace("Drugim elementem", "Kolejnym elementem")
+    .replace("zapisuje wynik", "rejestruje wynik"),
+    "nowatorstwo": GOOD_SECTIONS["nowatorstwo"]
+    .replace("od podstaw", "od zera")
+    .replace("Rozwiązania nie można było kupić", "Takiego rozwiązania nie dało się kupić"),
+    "metodologia": GOOD_SECTIONS["metodologia"].replace("Hipoteza zakładała", "Przyjęto hipotezę"),
+}
+
+OTHER = {
+    "nazwa_projektu": "Receptura folii skrobiowej do mrożonek",
+    "cel_projektu": "Opracowanie receptury folii skrobiowej, która po dziesięciu cyklach zamrażania zachowuje "
+    "wytrzymałość na rozciąganie i pozostaje kompostowalna, tak aby zastąpić opakowania z polietylenu.",
+    "opis_projektu": "Dział technologii modyfikował skrobię ziemniaczaną przez acetylację, dodawał plastyfikatory "
+    "glicerynowe i nanocelulozę, a następnie badał przepuszczalność pary wodnej oraz kruchość folii w niskiej "
+    "temperaturze. Próby prowadzono w skali laboratoryjnej i na linii pilotażowej wytłaczania.",
+    "nowatorstwo": "Własne receptury mieszanek i procedura kondycjonowania próbek w cyklach zamrażania powstały "
+    "w zespole; dostępne folie skrobiowe pękały w mrozie, więc nie było czego kupić ani skopiować.",
+    "metodologia": "Hipoteza: dodatek nanocelulozy ogranicza mikropęknięcia po zamrożeniu. Każdą recepturę "
+    "badano na zrywarce i w komorze klimatycznej, a wyniki porównywano z folią polietylenową jako odniesieniem.",
+    "rezultaty": "Zespół ustalił, które proporcje plastyfikatora i nanocelulozy utrzymują elastyczność folii "
+    "w mrozie; wiedzę wykorzysta przy opakowaniach innych produktów mrożonych.",
+    "koszty": "Wynagrodzenia technologów i materiały do prób, według ewidencji kosztów projektu.",
+    "harmonogram": "- Etap 1: Receptury laboratoryjne (01.09.2023 – 31.03.2024)\n- Etap 2: Próby pilotażowe "
+    "(01.04.2024 – 31.03.2025)",
+}
+
+
+def card(id_: int, sections: dict) -> similarity.CardText:
+    return similarity.CardText(id=id_, sections=sections)
+
+
+# --------------------------------------------------------------------------- the pure module
+
+
+def test_a_lightly_reworded_card_is_flagged_with_its_sections():
+    pairs = similarity.similar_pairs([card(1, GOOD_SECTIONS), card(2, REWORDED)])
+    assert len(pairs) == 1
+    pair = pairs[0]
+    assert (pair.a, pair.b) == (1, 2)
+    assert 70 <= pair.percent < 100
+    keys = [key for key, _value in pair.sections]
+    assert {"opis_projektu", "nowatorstwo", "metodologia", "rezultaty", "cel_projektu"} <= set(keys)
+    assert all(value >= similarity.SECTION_THRESHOLD for _key, value in pair.sections)
+
+
+def test_two_genuinely_different_cards_are_not_flagged():
+    assert similarity.similar_pairs([card(1, GOOD_SECTIONS), card(2, OTHER)]) == []
+
+
+def test_one_copied_section_flags_the_pair_even_when_the_rest_differs():
+    copied = {**OTHER, "metodologia": GOOD_SECTIONS["metodologia"]}
+    pairs = similarity.similar_pairs([card(1, GOOD_SECTIONS), card(2, copied)])
+    assert [key for key, _value in pairs[0].sections] == ["metodologia"]
+    assert pairs[0].similarity < similarity.PAIR_THRESHOLD
+
+
+def test_ignored_template_text_does_not_make_cards_alike():
+    template = "Sposób dokumentowania wyników, kategorie kosztów kwalifikowanych i etapy prac do potwierdzenia. " * 3
+    a = {key: text + "\n\n" + template for key, text in GOOD_SECTIONS.items()}
+    b = {key: text + "\n\n" + template for key, text in OTHER.items()}
+    ignore = similarity.shingles(template)
+    assert similarity.similar_pairs([card(1, a), card(2, b)], ignore=ignore) == []
+
+
+def test_involving_keeps_only_pairs_with_a_given_card():
+    cards = [card(1, GOOD_SECTIONS), card(2, REWORDED), card(3, OTHER), card(4, dict(OTHER))]
+    assert {(p.a, p.b) for p in similarity.similar_pairs(cards)} == {(1, 2), (3, 4)}
+    assert {(p.a, p.b) for p in similarity.similar_pairs(cards, involving={3})} == {(3, 4)}
+
+
+@pytest.mark.parametrize("sections", [{}, {"opis_projektu": ""}, {"opis_projektu": "!!! ??? ..."}, {"x": "a"}])
+def test_empty_or_odd_cards_are_never_alike(sections):
+    assert similarity.similar_pairs([card(1, sections), card(2, sections)]) == []
+
+
+def test_offline_drafts_of_twenty_projects_are_not_flagged_for_their_template(case_bytes):
+    from batches import excel
+
+    rows = excel.parse_workbook(case_bytes("projekty-20.xlsx"))
+    cards = []
+    for row in rows:
+        data = CardInput(
+            name=row.name,
+            description=row.description,
+            goal=row.goal,
+            start_date=row.start_date,
+            end_date=row.end_date,
+            responsible_person=row.responsible_person,
+            extra=row.extra,
+        )
+        cards.append(card(row.row_number, OfflineProvider().generate_card(data).sections))
+    # Compared as written, the template alone makes every pair "alike"…
+    assert len(similarity.similar_pairs(cards)) == len(cards) * (len(cards) - 1) // 2
+    # …with the template's own text set aside, no pair is.
+    assert similarity.similar_pairs(cards, ignore=set(services.offline_template_shingles())) == []
+
+
+# --------------------------------------------------------------------------- pages
+
+
+def project_with_card(batch: Batch, row: int, sections: dict, card_input: CardInput = INPUT) -> Project:
+    project = Project.objects.create(
+        batch=batch,
+        row_number=row,
+        name=sections["nazwa_projektu"],
+        description=card_input.description,
+        goal=card_input.goal,
+        start_date=card_input.start_date,
+        end_date=card_input.end_date,
+        responsible_person=card_input.responsible_person,
+        status=Project.Status.GENERATED,
+        provider="anthropic",
+    )
+    for position, (key, text) in enumerate(sections.items()):
+        Section.objects.create(project=project, key=key, position=position, text=text_to_html(text), origin="ai")
+    services.project_rescore(project=project)
+    return project
+
+
+@pytest.fixture
+def pair_batch(owner) -> Batch:
+    batch = Batch.objects.create(owner=owner, name="Partia A", token="tokA")
+    project_with_card(batch, 2, GOOD_SECTIONS)
+    project_with_card(batch, 3, REWORDED)
+    project_with_card(batch, 4, OTHER)
+    return batch
+
+
+def test_batch_page_lists_the_flagged_pair_with_percent_and_sections(client, owner, pair_batch):
+    client.force_login(owner)
+    for headers in ({}, HX):
+        html = client.get(reverse("batch_detail", args=[pair_batch.pk]), **headers).content.decode()
+        assert 'id="similar-pairs"' in html
+        assert html.count("↔") == 1
+        assert "Wizyjna kontrola jakości spoin ram rowerowych" in html.split('id="similar-pairs"')[1]
+        assert "Opis projektu" in html.split('id="similar-pairs"')[1]
+        assert "Receptura folii" not in html.split('id="similar-pairs"')[1]
+
+
+def test_project_page_says_which_card_it_is_similar_to(client, owner, pair_batch):
+    good, reworded, other = pair_batch.projects.order_by("row_number")
+    client.force_login(owner)
+    html = client.get(reverse("project_detail", args=[good.pk])).content.decode()
+    assert "Podobna do:" in html
+    assert f'href="{reverse("project_detail", args=[reworded.pk])}"' in html
+    html = client.get(reverse("project_detail", args=[other.pk])).content.decode()
+    assert "Podobna do:" not in html
+
+
+def test_the_same_clients_other_batch_is_compared_but_not_another_clients_or_users(client, owner, outsider):
+    first = Batch.objects.create(owner=owner, name="Klient X 2023", token="t1", client_name="Klient X Sp. z o.o.")
+    project_with_card(first, 2, GOOD_SECTIONS)
+    second = Batch.objects.create(owner=owner, name="Klient X 2024", token="t2", client_name="klient x sp. z o.o. ")
+    copy = project_with_card(second, 2, REWORDED)
+    other_client = Batch.objects.create(owner=owner, name="Klient Y", token="t3", client_name="Klient Y")
+    project_with_card(other_client, 2, REWORDED)
+    foreign = Batch.objects.create(owner=outsider, name="Obcy", token="t4", client_name="Klient X Sp. z o.o.")
+    project_with_card(foreign, 2, GOOD_SECTIONS)
+
+    pairs = services.batch_similar_pairs(batch=second)
+    assert [(p["a"].batch_id, p["b"].batch_id) for p in pairs] == [(first.pk, second.pk)]
+    assert services.batch_similar_pairs(batch=other_client) == []
+    client.force_login(owner)
+    html = client.get(reverse("project_detail", args=[copy.pk])).content.decode()
+    assert "Podobna do:" in html and "Klient X 2023" in html
+    assert "Obcy" not in html
+
+
+def test_without_a_client_only_the_batch_itself_is_compared(owner):
+    first = Batch.objects.create(owner=owner, name="A", token="t1")
+    project_with_card(first, 2, GOOD_SECTIONS)
+    second = Batch.objects.create(owner=owner, name="B", token="t2")
+    project_with_card(second, 2, REWORDED)
+    assert services.batch_similar_pairs(batch=second) == []
+
+
+def test_imported_offline_drafts_of_twenty_projects_show_no_similar_pairs(client, owner, case_bytes):
+    batch = batch_import(content=case_bytes("projekty-20.xlsx"), owner=owner, filename="projekty-20.xlsx")
+    Project.objects.filter(batch=batch).update(status=Project.Status.QUEUED, requested_provider="offline")
+    for project in batch.projects.all():
+        services.project_generate(project_id=project.pk)
+    assert services.batch_similar_pairs(batch=batch) == []
+    client.force_login(owner)
+    assert 'id="similar-pairs"' not in client.get(reverse("batch_detail", args=[batch.pk])).content.decode()
+
+
+def test_offline_drafts_of_copied_inputs_are_flagged(owner, make_batch):
+    batch = make_batch(owner, projects=2)  # the fixture's two projects share one description and goal
+    Project.objects.filter(batch=batch).update(status=Project.Status.QUEUED, requested_provider="offline")
+    for project in batch.projects.all():
+        services.project_generate(project_id=project.pk)
+    pairs = services.batch_similar_pairs(batch=batch)
+    assert len(pairs) == 1 and pairs[0]["percent"] >= 80
