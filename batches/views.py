@@ -37,6 +37,7 @@ def _dashboard(request: AuthenticatedHttpRequest, form: UploadForm, *, problems=
     batches = Batch.objects.filter(owner=request.user).annotate(
         project_count=Count("projects"),
         generated_count=Count("projects", filter=Q(projects__status=Project.Status.GENERATED)),
+        approved_count=Count("projects", filter=Q(projects__review_status=Project.Review.APPROVED)),
     )
     upload = request.FILES.get("file")
     context = {
@@ -126,6 +127,7 @@ def batch_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "projects": projects,
         "total": len(projects),
         "generated": counts[Project.Status.GENERATED],
+        "approved": sum(1 for p in projects if p.review_status == Project.Review.APPROVED),
         "queued": counts[Project.Status.QUEUED],
         "generating": counts[Project.Status.GENERATING],
         "failed": counts[Project.Status.FAILED] + counts[Project.Status.GENERATION_TIMEOUT],

@@ -3,8 +3,9 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from cards.hints import MAX_HINTS_CHARS, injection_phrase, refusal_message
 from cards.providers.registry import PROVIDER_LABELS, configured_providers, default_provider_name
-from cards.sanitize import html_to_text, sanitize_html
+from cards.sanitize import clean_text, html_to_text, sanitize_html
 
 SECTION_MAX_CHARS = 50_000
 
@@ -50,3 +51,44 @@ class SectionForm(forms.Form):
         if not html_to_text(sanitize_html(text)).strip():
             raise forms.ValidationError(_("Sekcja nie może być pusta. Wpisz treść albo anuluj edycję."), code="empty")
         return text
+
+
+class SectionRegenerateForm(forms.Form):
+    """The consultant's hints and model for regenerating one section."""
+
+    hints = forms.CharField(
+        label=_("Uwagi dla modelu (opcjonalnie)"),
+        max_length=MAX_HINTS_CHARS,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "maxlength": MAX_HINTS_CHARS}),
+        help_text=_("Co poprawić w tej sekcji, np. „dodaj mierzalny wskaźnik celu z liczbą i jednostką”."),
+        error_messages={
+            "max_length": _("Uwagi mogą mieć najwyżej %(limit_value)d znaków, a mają %(show_value)d. Skróć je."),
+        },
+    )
+    model = forms.ChoiceField(
+        label=_("Model"),
+        error_messages={"invalid_choice": _("Wybierz model z listy dostępnych.")},
+    )
+
+    def __init__(self, *args, **kwargs):
+        from cards.services import section_default_model, section_model_choices
+
+        super().__init__(*args, **kwargs)
+        self.fields["model"].choices = section_model_choices()
+        self.fields["model"].initial = section_default_model()
+
+    def clean_hints(self) -> str:
+        hints = clean_text(self.cleaned_data["hints"]).strip()
+        if label := injection_phrase(hints):
+            raise forms.ValidationError(refusal_message(label), code="injection")
+        return hints
+
+
+class ReviewForm(forms.Form):
+    """A step of the card's review: submit, approve or reopen."""
+
+    action = forms.ChoiceField(
+        choices=[("submit", "submit"), ("approve", "approve"), ("reopen", "reopen")],
+        error_messages={"invalid_choice": _("Nieznana czynność przeglądu. Odśwież stronę i spróbuj ponownie.")},
+    )

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from batches.models import Project
@@ -16,6 +17,14 @@ class Section(models.Model):
         OFFLINE = "offline", _("szkic offline (bez AI)")
         MANUAL = "manual", _("edycja ręczna")
 
+    class RegenState(models.TextChoices):
+        NONE = "", _("brak")
+        QUEUED = "queued", _("w kolejce")
+        RUNNING = "running", _("w trakcie")
+        FAILED = "failed", _("nieudane")
+
+    REGEN_ACTIVE = (RegenState.QUEUED, RegenState.RUNNING)
+
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="sections")
     key = models.CharField(_("sekcja"), max_length=32, choices=Key.choices)
     position = models.PositiveSmallIntegerField(_("kolejność"))
@@ -28,6 +37,23 @@ class Section(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     updated_at = models.DateTimeField(_("zmieniono"), auto_now=True)
+    # Bumped by every change of the text (cards.services.section_write): a regeneration
+    # stores its result only if the section is still at the version it was asked for.
+    version = models.PositiveIntegerField(_("wersja"), default=1)
+
+    # The pending regeneration of this one section (cards.services.section_regenerate).
+    regen_state = models.CharField(
+        _("ponowne generowanie"), max_length=10, choices=RegenState.choices, default=RegenState.NONE, blank=True
+    )
+    regen_token = models.CharField(max_length=64, blank=True, editable=False)
+    regen_provider = models.CharField(_("dostawca ponownego generowania"), max_length=20, blank=True)
+    regen_hints = models.TextField(_("uwagi konsultanta"), blank=True)
+    regen_base_version = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    regen_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    regen_requested_at = models.DateTimeField(null=True, blank=True)
+    regen_message = models.TextField(_("komunikat ponownego generowania"), blank=True)
 
     class Meta:
         ordering = ["project", "position"]
@@ -41,6 +67,44 @@ class Section(models.Model):
     @property
     def heading(self) -> str:
         return SECTION_HEADINGS[self.key]
+
+    @property
+    def is_regenerating(self) -> bool:
+        return self.regen_state in self.REGEN_ACTIVE
+
+
+class SectionVersion(models.Model):
+    """One state of a section's text: every change (draft, edit, regeneration, revert) adds one."""
+
+    class Origin(models.TextChoices):
+        AI = "ai", _("AI")
+        OFFLINE = "offline", _("szkic offline (bez AI)")
+        MANUAL = "manual", _("edycja ręczna")
+        REVERT = "revert", _("przywrócenie wersji")
+
+    section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField(_("numer"))
+    # Sanitized HTML, as Section.text was at that moment.
+    text = models.TextField(_("treść"), blank=True)
+    origin = models.CharField(_("pochodzenie"), max_length=10, choices=Origin.choices)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    provider = models.CharField(_("dostawca"), max_length=20, blank=True)
+    model_name = models.CharField(_("model"), max_length=100, blank=True)
+    # For a revert: the version whose text came back.
+    reverted_from = models.ForeignKey("self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    hints = models.TextField(_("uwagi konsultanta"), blank=True)
+    created_at = models.DateTimeField(_("utworzono"), default=timezone.now)
+
+    class Meta:
+        ordering = ["section", "-number"]
+        verbose_name = _("wersja sekcji")
+        verbose_name_plural = _("wersje sekcji")
+        constraints = [models.UniqueConstraint(fields=["section", "number"], name="section_version_unique_number")]
+
+    def __str__(self) -> str:
+        return f"{self.section} — v{self.number}"
 
 
 class GenerationAttempt(models.Model):
@@ -56,6 +120,8 @@ class GenerationAttempt(models.Model):
         RATE_LIMITED = "rate_limited", _("limit zapytań")
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="attempts")
+    # The section a single-section regeneration asked for; blank for a whole card.
+    section_key = models.CharField(_("sekcja"), max_length=32, blank=True)
     provider = models.CharField(_("dostawca"), max_length=20)
     model_name = models.CharField(_("model"), max_length=100, blank=True)
     prompt_version = models.CharField(_("wersja promptu"), max_length=40, blank=True)

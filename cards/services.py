@@ -7,28 +7,39 @@ import secrets
 import time
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Prefetch, Q
+from django.db.models import F, Prefetch, Q
 from django.utils import timezone
 
 from batches.models import Batch, Project
 from batches.services import batch_refresh_status
+from cards import hints as hints_filter
 from cards import similarity
-from cards.models import GenerationAttempt, Section
+from cards.models import GenerationAttempt, Section, SectionVersion
 from cards.prompts import PROMPT_VERSION
 from cards.providers.base import CardDraft, CardInput
 from cards.providers.registry import (
+    MODEL_CHOICES,
     PROVIDER_LABELS,
+    ProviderNotConfigured,
     configured_providers,
     default_provider_name,
     get_provider,
     require_configured,
 )
 from cards.quality import QualityReport, card_quality, plain
-from cards.sanitize import sanitize_html, text_to_html
+from cards.sanitize import clean_text, html_to_text, sanitize_html, text_to_html
 from cards.sections import SECTION_HEADINGS, SECTION_KEYS
-from resilience.failover import Attempt, FailoverResult, failover_chain, generate_with_failover
+from resilience.failover import (
+    OFFLINE,
+    Attempt,
+    FailoverExhausted,
+    FailoverResult,
+    failover_chain,
+    generate_with_failover,
+)
 
 if TYPE_CHECKING:
     from cards.export.docx import CardDoc
@@ -49,13 +60,18 @@ def project_card_input(project: Project) -> CardInput:
 
 
 def batch_generate(*, batch: Batch, provider: str = "") -> int:
-    """Queue every project of the batch that is not already queued or generating."""
-    ids = list(batch.projects.filter(status__in=Project.STARTABLE).values_list("pk", flat=True))
+    """Queue every project of the batch that is not already queued or generating, nor approved."""
+    ids = list(
+        batch.projects.filter(status__in=Project.STARTABLE)
+        .exclude(review_status=Project.Review.APPROVED)
+        .values_list("pk", flat=True)
+    )
     return projects_enqueue(project_ids=ids, provider=provider, batch=batch)
 
 
 def project_regenerate(*, project: Project, provider: str = "") -> int:
-    """Queue one project's card again (manually edited sections are kept)."""
+    """Queue one project's card again (manually edited sections are kept); an approved card is refused."""
+    card_check_unlocked(project=project)
     if project.status not in Project.STARTABLE:
         return 0
     return projects_enqueue(project_ids=[project.pk], provider=provider, batch=project.batch)
@@ -72,7 +88,9 @@ def projects_enqueue(*, project_ids: list[int], provider: str, batch: Batch) -> 
     with transaction.atomic():
         for project_id in project_ids:
             # The conditional update is the claim: a double click queues a project once.
-            if Project.objects.filter(pk=project_id, status__in=Project.STARTABLE).update(
+            startable = Project.objects.filter(pk=project_id, status__in=Project.STARTABLE)
+            # Checked again in the claim: a card approved meanwhile is not regenerated.
+            if startable.exclude(review_status=Project.Review.APPROVED).update(
                 status=Project.Status.QUEUED, requested_provider=provider, queued_at=now, error_message=""
             ):
                 queued.append(project_id)
@@ -158,15 +176,20 @@ def project_generate(*, project_id: int, deadline: float | None = None, message_
             prompt_version=PROMPT_VERSION,
             generated_at=timezone.now(),
             error_message=error,
+            # A freshly generated card has not been reviewed yet.
+            review_status=Project.Review.DRAFT,
+            approved_by=None,
+            approved_at=None,
         )
     batch_refresh_status(batch=project.batch)
     return True
 
 
-def attempt_record(*, project: Project, attempt: Attempt) -> GenerationAttempt:
+def attempt_record(*, project: Project, attempt: Attempt, section_key: str = "") -> GenerationAttempt:
     """Store one provider request (or a skipped provider) of a project's generation."""
     return GenerationAttempt.objects.create(
         project=project,
+        section_key=section_key,
         provider=attempt.provider,
         model_name=attempt.model[:100],
         prompt_version=PROMPT_VERSION,
@@ -207,6 +230,94 @@ def project_mark(*, project_id: int, status: str, message: str, message_id: str 
     batch_refresh_status(batch=project.batch)
 
 
+# --------------------------------------------------------------------------- section changes
+#
+# Every change of a section's text goes through section_write (a new SectionVersion, the
+# version counter bumped). The public services that change sections are the four below:
+# sections_apply_draft, section_update, section_revert and section_regenerate_run; what
+# must follow any change of a card (e.g. a quality rescore) belongs at the end of each.
+
+
+class CardLocked(Exception):
+    """The card is approved: nothing in it may change until it is reopened."""
+
+    def __init__(self, message: str = ""):
+        super().__init__(
+            message
+            or "Karta jest zatwierdzona — edycja, przywracanie wersji i ponowne generowanie są zablokowane. "
+            "Aby coś zmienić, kliknij „Otwórz ponownie”."
+        )
+
+
+class SectionBusy(Exception):
+    """The section (or its whole card) is being generated right now."""
+
+
+class HintsRefused(ValueError):
+    """The hints look like an attempt to override the model's instructions."""
+
+
+def card_check_unlocked(*, project: Project) -> None:
+    """Raise CardLocked when the card is approved (read fresh: the page may be stale)."""
+    review = Project.objects.filter(pk=project.pk).values_list("review_status", flat=True).first()
+    if review == Project.Review.APPROVED:
+        raise CardLocked()
+
+
+_VERSION_ORIGIN = {
+    Section.Origin.AI: SectionVersion.Origin.AI,
+    Section.Origin.OFFLINE: SectionVersion.Origin.OFFLINE,
+    Section.Origin.MANUAL: SectionVersion.Origin.MANUAL,
+}
+
+
+def section_write(
+    *,
+    section: Section,
+    text: str,
+    origin: str,
+    author: User | None,
+    provider: str | None = None,
+    model_name: str | None = None,
+    version_origin: str = "",
+    reverted_from: SectionVersion | None = None,
+    hints: str = "",
+) -> SectionVersion:
+    """Store a new text of a section and record it as its next version (call inside a transaction).
+
+    Only the text fields are saved: the regeneration state is the worker's, and a stale
+    instance must not write it back.
+    """
+    if section.pk is None:
+        section.version = 1
+        section.text, section.origin, section.updated_by = text, origin, author
+        section.provider, section.model_name = provider or "", model_name or ""
+        section.save()
+    else:
+        current = Section.objects.select_for_update().values_list("version", flat=True).get(pk=section.pk)
+        section.version = current + 1
+        section.text, section.origin, section.updated_by = text, origin, author
+        fields = ["text", "origin", "updated_by", "updated_at", "version"]
+        if provider is not None:
+            section.provider = provider
+            fields.append("provider")
+        if model_name is not None:
+            section.model_name = model_name
+            fields.append("model_name")
+        section.save(update_fields=fields)
+    return SectionVersion.objects.create(
+        section=section,
+        number=section.version,
+        text=text,
+        origin=version_origin or _VERSION_ORIGIN[origin],
+        author=author,
+        provider=section.provider,
+        model_name=section.model_name,
+        reverted_from=reverted_from,
+        hints=hints,
+    )
+
+
 def sections_apply_draft(*, project: Project, draft: CardDraft) -> None:
     """Store a provider's sections; a consultant's manual edit is never overwritten."""
     origin = Section.Origin.OFFLINE if draft.provider == "offline" else Section.Origin.AI
@@ -218,23 +329,271 @@ def sections_apply_draft(*, project: Project, draft: CardDraft) -> None:
                 continue
             if section is None:
                 section = Section(project=project, key=key, position=position)
-            section.text = text_to_html(draft.sections[key])
-            section.origin = origin
-            section.provider = draft.provider
-            section.model_name = draft.model
-            section.updated_by = None
-            section.save()
-        project_rescore(project=project)
+            section_write(
+                section=section,
+                text=text_to_html(draft.sections[key]),
+                origin=origin,
+                author=None,
+                provider=draft.provider,
+                model_name=draft.model,
+            )
+    project_rescore(project=project)
 
 
 def section_update(*, section: Section, text: str, author: User) -> Section:
-    """Save a consultant's edit of one section (sanitized HTML)."""
-    section.text = sanitize_html(text)
-    section.origin = Section.Origin.MANUAL
-    section.updated_by = author
-    section.save(update_fields=["text", "origin", "updated_by", "updated_at"])
+    """Save a consultant's edit of one section (sanitized HTML); an approved card is refused."""
+    with transaction.atomic():
+        card_check_unlocked(project=section.project)
+        section_write(section=section, text=sanitize_html(text), origin=Section.Origin.MANUAL, author=author)
     project_rescore(project=section.project)
     return section
+
+
+def section_revert(*, section: Section, version: SectionVersion, author: User) -> SectionVersion:
+    """Bring back an earlier text as a new version; the section becomes a manual one, so a
+    regeneration of the card keeps it."""
+    if version.section_id != section.pk:
+        raise ValueError("The version belongs to another section.")
+    with transaction.atomic():
+        card_check_unlocked(project=section.project)
+        written = section_write(
+            section=section,
+            text=version.text,
+            origin=Section.Origin.MANUAL,
+            author=author,
+            version_origin=SectionVersion.Origin.REVERT,
+            reverted_from=version,
+        )
+    project_rescore(project=section.project)
+    return written
+
+
+def section_model_choices() -> list[tuple[str, str]]:
+    """The models a section regeneration may ask for: the configured ones, and always offline."""
+    configured = configured_providers()
+    labels = {"claude": "Claude (Anthropic)", "gpt4": "GPT-4 (OpenAI)"}
+    choices = [(model, labels[model]) for model, provider in MODEL_CHOICES.items() if provider in configured]
+    return choices + [(OFFLINE, str(PROVIDER_LABELS[OFFLINE]))]
+
+
+def section_default_model() -> str:
+    default = default_provider_name()
+    return next((model for model, provider in MODEL_CHOICES.items() if provider == default), OFFLINE)
+
+
+def section_chain(provider: str) -> list[str]:
+    """The providers a section regeneration tries: the chosen one, then the other AI ones.
+
+    Unlike a whole card it does not end with the offline draft: the consultant asked a
+    model to improve this text, and a template in its place would be a loss, not a fallback.
+    """
+    if provider == OFFLINE:
+        return [OFFLINE]
+    return [name for name in failover_chain(provider, configured_providers()) if name != OFFLINE]
+
+
+def _regen_stale_before() -> datetime.datetime:
+    # A regeneration older than a job may run was lost with its worker: it may be asked again.
+    return timezone.now() - datetime.timedelta(seconds=settings.RNDCARDS_JOB_TIME_LIMIT + 60)
+
+
+def section_regenerate(*, section: Section, hints: str, model: str, author: User) -> bool:
+    """Queue a regeneration of one section with the consultant's hints; False when one is already
+    queued or running. Raises CardLocked, SectionBusy, HintsRefused or ProviderNotConfigured."""
+    from cards.tasks import enqueue_section_regeneration
+
+    hints = clean_text(hints).strip()
+    if len(hints) > hints_filter.MAX_HINTS_CHARS:
+        raise HintsRefused(
+            f"Uwagi mogą mieć najwyżej {hints_filter.MAX_HINTS_CHARS} znaków, a mają {len(hints)}. Skróć je."
+        )
+    if label := hints_filter.injection_phrase(hints):
+        raise HintsRefused(hints_filter.refusal_message(label))
+    if model != OFFLINE and model not in MODEL_CHOICES:
+        raise ProviderNotConfigured(f"Nieznany model „{model}”.")
+    provider = MODEL_CHOICES.get(model, OFFLINE)
+    require_configured(provider)
+    token = secrets.token_hex(16)
+    with transaction.atomic():
+        card_check_unlocked(project=section.project)
+        if Project.objects.filter(pk=section.project_id, status__in=Project.IN_PROGRESS).exists():
+            raise SectionBusy("Cała karta jest właśnie generowana — poczekaj, aż się zakończy, i spróbuj ponownie.")
+        free = Q(regen_state__in=[Section.RegenState.NONE, Section.RegenState.FAILED]) | Q(
+            regen_requested_at__lt=_regen_stale_before()
+        )
+        claimed = Section.objects.filter(free, pk=section.pk).update(
+            regen_state=Section.RegenState.QUEUED,
+            regen_token=token,
+            regen_provider=provider,
+            regen_hints=hints,
+            regen_base_version=F("version"),
+            regen_requested_by=author,
+            regen_requested_at=timezone.now(),
+            regen_message="",
+        )
+        if not claimed:
+            return False
+
+        def send() -> None:
+            from rndcards import worker
+
+            worker.ensure_started()
+            enqueue_section_regeneration(section.pk, token)
+
+        transaction.on_commit(send)
+    section.refresh_from_db()
+    return True
+
+
+SECTION_FAILED_MESSAGE = (
+    "Nie udało się wygenerować sekcji ({reason}). Treść sekcji pozostała bez zmian — "
+    "spróbuj ponownie za chwilę albo wybierz inny model."
+)
+SECTION_CHANGED_MESSAGE = (
+    "Sekcja została zmieniona w trakcie generowania, więc nowej treści nie zapisano, aby nie nadpisać "
+    "tych zmian. Jeśli nadal chcesz nową wersję, wygeneruj sekcję ponownie."
+)
+SECTION_LOCKED_MESSAGE = "Karta została zatwierdzona w trakcie generowania — nowej treści sekcji nie zapisano."
+SECTION_TIMEOUT_MESSAGE = "Generowanie sekcji trwało zbyt długo i zostało przerwane. Treść pozostała bez zmian."
+
+
+def section_regenerate_mark(*, section_id: int, token: str, message: str) -> bool:
+    """End a claimed regeneration without a new text (the text stays as it was)."""
+    return bool(
+        Section.objects.filter(pk=section_id, regen_token=token, regen_state__in=Section.REGEN_ACTIVE).update(
+            regen_state=Section.RegenState.FAILED, regen_message=message, regen_token=""
+        )
+    )
+
+
+def section_regenerate_run(*, section_id: int, token: str, deadline: float | None = None) -> bool:
+    """Run a queued regeneration of one section. Idempotent: only the job holding the
+    section's current token claims it, and its result is stored only if the section is
+    still at the version it had when the regeneration was asked for."""
+    claimed = Section.objects.filter(pk=section_id, regen_token=token, regen_state=Section.RegenState.QUEUED).update(
+        regen_state=Section.RegenState.RUNNING
+    )
+    if not claimed:
+        return False
+    section = Section.objects.select_related("project__batch").get(pk=section_id)
+    project = section.project
+    card = project_card_input(project)
+    texts = {s.key: html_to_text(s.text) for s in project.sections.all()}
+    hints = section.regen_hints
+
+    try:
+        result = generate_with_failover(
+            card,
+            chain=section_chain(section.regen_provider or OFFLINE),
+            get_provider=get_provider,
+            on_attempt=lambda attempt: attempt_record(project=project, attempt=attempt, section_key=section.key),
+            ask=lambda provider: provider.generate_section(card, key=section.key, sections=texts, hints=hints),
+        )
+    except FailoverExhausted as exc:
+        reasons = "; ".join(
+            f"{PROVIDER_LABELS.get(a.provider, a.provider)}: {a.error_message}" for a in exc.attempts[-2:]
+        )
+        section_regenerate_mark(
+            section_id=section_id,
+            token=token,
+            message=SECTION_FAILED_MESSAGE.format(reason=reasons or "brak odpowiedzi"),
+        )
+        return False
+    if deadline is not None and time.monotonic() > deadline:
+        section_regenerate_mark(section_id=section_id, token=token, message=SECTION_TIMEOUT_MESSAGE)
+        return False
+    draft = result.draft
+    origin = Section.Origin.OFFLINE if draft.provider == OFFLINE else Section.Origin.AI
+    with transaction.atomic():
+        current = Section.objects.select_for_update().filter(
+            pk=section_id, regen_token=token, regen_state=Section.RegenState.RUNNING
+        )
+        current = current.select_related("regen_requested_by").first()
+        if current is None:
+            logger.info("late result for section %s discarded: its claim was taken over", section_id)
+            return False
+        if current.version != current.regen_base_version:
+            section_regenerate_mark(section_id=section_id, token=token, message=SECTION_CHANGED_MESSAGE)
+            return False
+        if Project.objects.filter(pk=project.pk, review_status=Project.Review.APPROVED).exists():
+            section_regenerate_mark(section_id=section_id, token=token, message=SECTION_LOCKED_MESSAGE)
+            return False
+        section_write(
+            section=current,
+            text=text_to_html(draft.text),
+            origin=origin,
+            author=current.regen_requested_by,
+            provider=draft.provider,
+            model_name=draft.model,
+            hints=hints,
+        )
+        note = ""
+        if result.fell_back_from:
+            failed = ", ".join(str(PROVIDER_LABELS.get(name, name)) for name in result.fell_back_from)
+            note = f"{failed} nie odpowiedział poprawnie — sekcję napisał {PROVIDER_LABELS.get(draft.provider)}."
+        Section.objects.filter(pk=section_id).update(
+            regen_state=Section.RegenState.NONE, regen_token="", regen_message=note
+        )
+    project_rescore(project=project)
+    return True
+
+
+def section_versions(*, section: Section) -> list[SectionVersion]:
+    """The section's versions, newest first, with their authors."""
+    return list(section.versions.select_related("author", "reverted_from").order_by("-number"))
+
+
+def section_diff(*, version: SectionVersion, section: Section):
+    """A word-level diff from `version` to the section's current text (plain text, escaped HTML)."""
+    from cards.diff import word_diff
+
+    return word_diff(html_to_text(version.text), html_to_text(section.text))
+
+
+# --------------------------------------------------------------------------- card review
+
+
+class ReviewRefused(Exception):
+    """The review action does not apply to the card as it is now."""
+
+
+REVIEW_ACTIONS = {
+    # action: (states it applies from, state it leads to)
+    "submit": ((Project.Review.DRAFT,), Project.Review.IN_REVIEW),
+    "approve": ((Project.Review.IN_REVIEW,), Project.Review.APPROVED),
+    "reopen": ((Project.Review.IN_REVIEW, Project.Review.APPROVED), Project.Review.DRAFT),
+}
+
+
+def project_review(*, project: Project, action: str, user: User) -> Project:
+    """Move the card through draft → in review → approved (and back to draft when reopened)."""
+    if action not in REVIEW_ACTIONS:
+        raise ReviewRefused("Nieznana czynność przeglądu. Odśwież stronę i spróbuj ponownie.")
+    sources, target = REVIEW_ACTIONS[action]
+    with transaction.atomic():
+        locked = Project.objects.select_for_update().get(pk=project.pk)
+        if locked.review_status not in sources:
+            raise ReviewRefused(
+                f"Karta ma status „{locked.get_review_status_display()}” — tej czynności nie można teraz wykonać. "
+                "Odśwież stronę."
+            )
+        if action in ("submit", "approve"):
+            if locked.is_in_progress or not locked.sections.exists():
+                raise ReviewRefused("Karta nie jest jeszcze wygenerowana — poczekaj na zakończenie generowania.")
+            if locked.sections.filter(regen_state__in=Section.REGEN_ACTIVE).exists():
+                raise ReviewRefused("Trwa ponowne generowanie sekcji — poczekaj, aż się zakończy.")
+        locked.review_status = target
+        if target == Project.Review.APPROVED:
+            locked.approved_by, locked.approved_at = user, timezone.now()
+        else:
+            locked.approved_by, locked.approved_at = None, None
+        locked.save(update_fields=["review_status", "approved_by", "approved_at", "updated_at"])
+    project.review_status, project.approved_by, project.approved_at = (
+        locked.review_status,
+        locked.approved_by,
+        locked.approved_at,
+    )
+    return project
 
 
 def project_rescore(*, project: Project) -> QualityReport | None:

@@ -177,3 +177,59 @@ def generate_project(project_id: int, kicked: bool = False) -> None:
                 kick_next_waiting(owner_id)
             except Exception:  # the waiting cards' own polls take over
                 logger.warning("could not hand the freed slot of user %s over", owner_id, exc_info=True)
+
+
+def enqueue_section_regeneration(section_id: int, token: str, *, delay_ms: int | None = None) -> None:
+    regenerate_section.send_with_options(
+        args=(section_id, token), delay=delay_ms, time_limit=(settings.RNDCARDS_JOB_TIME_LIMIT + 60) * 1000
+    )
+
+
+@dramatiq.actor(queue_name="generation", max_retries=0, time_limit=GENERATION_TIME_LIMIT_MS)
+def regenerate_section(section_id: int, token: str) -> None:
+    """Regenerate one section with the consultant's hints, within its owner's concurrency limit."""
+    from cards.models import Section
+
+    owner_id = (
+        Section.objects.filter(pk=section_id, regen_token=token, regen_state=Section.RegenState.QUEUED)
+        .values_list("project__batch__owner_id", flat=True)
+        .first()
+    )
+    if owner_id is None:
+        return  # already run by another delivery, or replaced by a newer request
+    try:
+        slot = user_slot(owner_id)
+        acquired = slot.__enter__()
+    except redis.RedisError:
+        logger.warning("generation slots unavailable for section %s; retrying in 5 s", section_id)
+        enqueue_section_regeneration(section_id, token, delay_ms=5000)
+        return
+    try:
+        if not acquired:
+            enqueue_section_regeneration(section_id, token, delay_ms=SLOT_RETRY_DELAY_MS)
+            return
+        deadline = time.monotonic() + settings.RNDCARDS_JOB_TIME_LIMIT
+        try:
+            services.section_regenerate_run(section_id=section_id, token=token, deadline=deadline)
+        except TimeLimitExceeded:
+            services.section_regenerate_mark(
+                section_id=section_id, token=token, message=services.SECTION_TIMEOUT_MESSAGE
+            )
+        except Exception as exc:
+            services.section_regenerate_mark(
+                section_id=section_id,
+                token=token,
+                message=f"Nieoczekiwany błąd generowania sekcji ({type(exc).__name__}). "
+                "Treść pozostała bez zmian — spróbuj ponownie.",
+            )
+            raise
+    finally:
+        try:
+            slot.__exit__(None, None, None)
+        except redis.RedisError:
+            logger.warning("could not release a generation slot; it expires on its own")
+        if acquired:
+            try:
+                kick_next_waiting(owner_id)
+            except Exception:  # the waiting cards' own polls take over
+                logger.warning("could not hand the freed slot of user %s over", owner_id, exc_info=True)

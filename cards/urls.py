@@ -14,4 +14,12 @@ urlpatterns = [
     path("projects/<int:pk>/sections/<str:key>/", views.section, name="section_detail"),
     path("projects/<int:pk>/sections/<str:key>/", views.section, name="section_save"),
     path("projects/<int:pk>/sections/<str:key>/edit/", views.section_edit, name="section_edit"),
+    path("projects/<int:pk>/review/", views.project_review, name="project_review"),
+    path("projects/<int:pk>/sections/<str:key>/history/", views.section_history, name="section_history"),
+    path(
+        "projects/<int:pk>/sections/<str:key>/versions/<int:version_id>/revert/",
+        views.section_revert,
+        name="section_revert",
+    ),
+    path("projects/<int:pk>/sections/<str:key>/regenerate/", views.section_regenerate, name="section_regenerate"),
 ]

@@ -5,14 +5,16 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django_htmx.http import HttpResponseClientRedirect
 
 from batches.models import Project
 from batches.selectors import batch_for_user, project_for_user
 from cards import services
-from cards.forms import GenerateForm, SectionForm
-from cards.models import Section
-from cards.providers.registry import PROVIDER_LABELS
+from cards.forms import GenerateForm, ReviewForm, SectionForm, SectionRegenerateForm
+from cards.models import Section, SectionVersion
+from cards.providers.registry import PROVIDER_LABELS, ProviderNotConfigured
 from cards.sections import SECTION_HEADINGS, SECTION_KEYS
 from rndcards.htmx import render_page
 from rndcards.http import AuthenticatedHttpRequest, download_response
@@ -64,7 +66,12 @@ def project_generate(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
     if not form.is_valid():
         messages.error(request, _("Wybierz dostawcę z listy dostępnych."))
         return redirect(project)
-    if services.project_regenerate(project=project, provider=form.cleaned_data["provider"]):
+    try:
+        queued = services.project_regenerate(project=project, provider=form.cleaned_data["provider"])
+    except services.CardLocked as exc:
+        messages.error(request, str(exc))
+        return redirect(project)
+    if queued:
         messages.success(request, _("Karta została dodana do kolejki. Sekcje edytowane ręcznie zostaną zachowane."))
     else:
         messages.info(request, _("Ta karta jest już w kolejce lub w trakcie generowania."))
@@ -83,6 +90,8 @@ def _project_page(
     section: Section | None = None,
     form: SectionForm | None = None,
     status: int = 200,
+    panel: str = "",
+    panel_context: dict | None = None,
 ) -> HttpResponse:
     context = {
         "project": project,
@@ -97,6 +106,11 @@ def _project_page(
         # Lazy too: only the page, the polled card and a saved section show the checklist.
         "quality": lambda: _checklist(project),
         "similar": lambda: services.project_similar(project=project),
+        # One section may show a panel instead of its text: "history" or "regenerate".
+        "panel": panel,
+        "panel_key": section.key if panel and section is not None else "",
+        "locked": project.review_status == Project.Review.APPROVED,
+        **(panel_context or {}),
     }
     return render_page(request, PROJECT_PAGE, context, partial=partial, status=status)
 
@@ -144,8 +158,21 @@ def section_detail(request: AuthenticatedHttpRequest, pk: int, key: str) -> Http
 def section_edit(request: AuthenticatedHttpRequest, pk: int, key: str) -> HttpResponse:
     """The editor of one section (htmx), or the whole page with that section in edit mode."""
     section = get_section(request, pk, key)
+    if section.project.review_status == Project.Review.APPROVED:
+        return _locked_section(request, section)
     form = SectionForm(initial={"text": section.text})
     return _project_page(request, section.project, partial="section-edit", editing=key, section=section, form=form)
+
+
+def _locked_section(request: AuthenticatedHttpRequest, section: Section) -> HttpResponse:
+    message = str(services.CardLocked())
+    if not request.htmx:
+        messages.error(request, message)
+        return redirect(_section_url(section))
+    context = {"notice": message, "notice_key": section.key}
+    return _project_page(
+        request, section.project, partial="section", section=section, panel_context=context, status=422
+    )
 
 
 @require_POST
@@ -158,7 +185,14 @@ def section_save(request: AuthenticatedHttpRequest, pk: int, key: str) -> HttpRe
         return _project_page(
             request, section.project, partial="section-edit", editing=key, section=section, form=form, status=422
         )
-    services.section_update(section=section, text=form.cleaned_data["text"], author=request.user)
+    try:
+        services.section_update(section=section, text=form.cleaned_data["text"], author=request.user)
+    except services.CardLocked as exc:
+        # The text stays in the editor: nothing the consultant typed is lost.
+        form.add_error("text", str(exc))
+        return _project_page(
+            request, section.project, partial="section-edit", editing=key, section=section, form=form, status=422
+        )
     if not request.htmx:
         messages.success(request, _("Zapisano sekcję „%(heading)s”.") % {"heading": section.heading})
         return redirect(_section_url(section))
@@ -176,6 +210,143 @@ def section(request: AuthenticatedHttpRequest, pk: int, key: str) -> HttpRespons
 
 def _section_url(section: Section) -> str:
     return f"{section.project.get_absolute_url()}#section-{section.key}"
+
+
+# --------------------------------------------------------------------------- review: history, revert, regenerate
+
+
+def _history_page(
+    request: AuthenticatedHttpRequest, section: Section, *, error: str = "", status: int = 200
+) -> HttpResponse:
+    versions = services.section_versions(section=section)
+    raw = request.GET.get("v")
+    if raw is not None:
+        if not raw.isdigit():
+            raise Http404("Unknown version")
+        chosen = next((v for v in versions if v.pk == int(raw)), None)
+        if chosen is None:  # unknown, or a version of another section
+            raise Http404("Unknown version")
+    else:
+        # By default: what the last change did (the previous version against the current text).
+        chosen = versions[1] if len(versions) > 1 else (versions[0] if versions else None)
+    context = {
+        "versions": versions,
+        "chosen": chosen,
+        "diff": services.section_diff(version=chosen, section=section) if chosen is not None else None,
+        "panel_error": error,
+    }
+    return _project_page(
+        request,
+        section.project,
+        partial="section-history",
+        section=section,
+        panel="history",
+        panel_context=context,
+        status=status,
+    )
+
+
+@require_safe
+@login_required
+def section_history(request: AuthenticatedHttpRequest, pk: int, key: str) -> HttpResponse:
+    """A section's versions and a word-level diff of a chosen one (?v=id) against the current text."""
+    return _history_page(request, get_section(request, pk, key))
+
+
+@require_POST
+@login_required
+def section_revert(request: AuthenticatedHttpRequest, pk: int, key: str, version_id: int) -> HttpResponse:
+    """Bring back an earlier version of a section, as a new manual version."""
+    section = get_section(request, pk, key)
+    version = get_object_or_404(SectionVersion, pk=version_id, section=section)
+    try:
+        services.section_revert(section=section, version=version, author=request.user)
+    except services.CardLocked as exc:
+        return _history_page(request, section, error=str(exc), status=422)
+    done = _("Przywrócono wersję %(number)d sekcji „%(heading)s”.") % {
+        "number": version.number,
+        "heading": section.heading,
+    }
+    if not request.htmx:
+        messages.success(request, done)
+        return redirect(_section_url(section))
+    context = {"notice": done, "notice_key": section.key, "notice_kind": "success"}
+    return _project_page(request, section.project, partial="section", section=section, panel_context=context)
+
+
+def _regenerate_page(
+    request: AuthenticatedHttpRequest,
+    section: Section,
+    form: SectionRegenerateForm,
+    *,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    return _project_page(
+        request,
+        section.project,
+        partial="section-regenerate",
+        section=section,
+        panel="regenerate",
+        panel_context={"regen_form": form, "panel_error": error},
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@login_required
+def section_regenerate(request: AuthenticatedHttpRequest, pk: int, key: str) -> HttpResponse:
+    """GET: the form for hints and model; POST: queue the regeneration of this one section."""
+    section = get_section(request, pk, key)
+    if request.method != "POST":
+        return _regenerate_page(request, section, SectionRegenerateForm())
+    form = SectionRegenerateForm(request.POST)
+    if not form.is_valid():
+        return _regenerate_page(request, section, form, status=422)
+    try:
+        queued = services.section_regenerate(
+            section=section, hints=form.cleaned_data["hints"], model=form.cleaned_data["model"], author=request.user
+        )
+    except (services.CardLocked, services.SectionBusy, services.HintsRefused, ProviderNotConfigured) as exc:
+        return _regenerate_page(request, section, form, error=str(exc), status=422)
+    if queued:
+        done = _("Sekcja „%(heading)s” czeka na ponowne wygenerowanie.") % {"heading": section.heading}
+    else:
+        done = _("Ta sekcja jest już generowana — poczekaj na wynik.")
+    if not request.htmx:
+        messages.add_message(request, messages.SUCCESS if queued else messages.INFO, done)
+        return redirect(_section_url(section))
+    return _project_page(request, section.project, partial="section", section=section)
+
+
+@require_POST
+@login_required
+def project_review(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Submit the card for review, approve it, or reopen it."""
+    project = project_for_user(user=request.user, pk=pk)
+    form = ReviewForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Nieznana czynność przeglądu. Odśwież stronę i spróbuj ponownie."))
+    else:
+        try:
+            services.project_review(project=project, action=form.cleaned_data["action"], user=request.user)
+        except services.ReviewRefused as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, REVIEW_DONE[form.cleaned_data["action"]])
+    if request.htmx:
+        # The status changes the whole page (every section's buttons): load it again.
+        return HttpResponseClientRedirect(project.get_absolute_url())
+    return redirect(project)
+
+
+REVIEW_DONE = {
+    "submit": gettext_lazy("Karta została przekazana do przeglądu."),
+    "approve": gettext_lazy(
+        "Karta została zatwierdzona. Edycja i ponowne generowanie są zablokowane do ponownego otwarcia."
+    ),
+    "reopen": gettext_lazy("Karta została otwarta ponownie — można ją edytować i generować."),
+}
 
 
 # --------------------------------------------------------------------------- export

@@ -15,7 +15,7 @@ from time import monotonic
 
 import pybreaker
 
-from cards.providers.base import CardDraft, CardInput, InvalidAnswer, Provider, ProviderError
+from cards.providers.base import CardDraft, CardInput, InvalidAnswer, Provider, ProviderError, SectionDraft
 from resilience.circuit import get_breaker, is_rate_limit
 from resilience.retry import call_with_retry
 
@@ -51,7 +51,7 @@ class Attempt:
 
 @dataclass
 class FailoverResult:
-    draft: CardDraft
+    draft: CardDraft | SectionDraft
     attempts: list[Attempt]
     # Providers given up on before the one that wrote the draft, in chain order.
     fell_back_from: list[str] = field(default_factory=list)
@@ -95,13 +95,15 @@ def generate_with_failover(
     call: Callable[[Callable[[], CardDraft]], CardDraft] = call_with_retry,
     breaker_for: Callable[[str], pybreaker.CircuitBreaker] = get_breaker,
     on_attempt: Callable[[Attempt], None] | None = None,
+    ask: Callable[[Provider], CardDraft | SectionDraft] | None = None,
 ) -> FailoverResult:
     """Draft `card` with the first provider in `chain` that succeeds.
 
     `call` is the retry policy (call_with_retry with settings' delays by default),
     `breaker_for` gives a provider's circuit breaker. `on_attempt` sees each Attempt as
     soon as it ends, before any retry wait, so the caller can store it even if the job
-    is stopped later; its own errors propagate.
+    is stopped later; its own errors propagate. `ask(provider)` is the request made of each
+    provider (default: the whole card; a section regeneration asks for one section).
     """
     if not chain:
         raise ValueError("The failover chain is empty.")
@@ -115,7 +117,7 @@ def generate_with_failover(
         def request(provider: Provider = provider) -> CardDraft:
             started, clock = datetime.now(UTC), monotonic()
             try:
-                draft = provider.generate_card(card)
+                draft = ask(provider) if ask is not None else provider.generate_card(card)
             except Exception as exc:
                 attempts.append(
                     Attempt(
