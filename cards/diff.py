@@ -9,9 +9,10 @@ import html
 import re
 from dataclasses import dataclass
 
-# Words, runs of whitespace, and single other characters (punctuation) are the tokens, so
-# "40%," changing to "45%," marks only the number.
-_TOKENS = re.compile(r"\w+|\s+|[^\w\s]", re.UNICODE)
+# A token is a word or a single other character (punctuation), with the whitespace after it:
+# "40%," changing to "45%," marks only the number, and spaces alone never anchor a match
+# (which would cut a rewritten sentence into word-by-word crumbs).
+_TOKENS = re.compile(r"\w+\s*|[^\w\s]\s*|\s+", re.UNICODE)
 
 
 @dataclass(frozen=True)
@@ -30,18 +31,20 @@ def tokens(text: str) -> list[str]:
 
 
 def _words(parts: list[str]) -> int:
-    return sum(1 for part in parts if not part.isspace() and re.match(r"\w", part))
+    return sum(1 for part in parts if re.match(r"\w", part))
 
 
 def word_diff(old: str, new: str) -> WordDiff:
     """How `new` differs from `old`, word by word."""
     a, b = tokens(old), tokens(new)
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    # Compared without their trailing whitespace, so "linii" at the end of one text matches
+    # "linii " in the other; what is shown keeps the whitespace of the text it comes from.
+    matcher = difflib.SequenceMatcher(None, [t.rstrip() or t for t in a], [t.rstrip() or t for t in b], autojunk=False)
     out: list[str] = []
     added = removed = 0
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op == "equal":
-            out.append(html.escape("".join(a[i1:i2])))
+            out.append(html.escape("".join(b[j1:j2])))
             continue
         if op in ("delete", "replace"):
             out.append(f"<del>{html.escape(''.join(a[i1:i2]))}</del>")

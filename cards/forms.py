@@ -68,7 +68,10 @@ class SectionRegenerateForm(forms.Form):
     )
     model = forms.ChoiceField(
         label=_("Model"),
-        error_messages={"invalid_choice": _("Wybierz model z listy dostępnych.")},
+        error_messages={
+            "invalid_choice": _("Wybierz model z listy dostępnych."),
+            "required": _("Wybierz model z listy dostępnych."),
+        },
     )
 
     def __init__(self, *args, **kwargs):

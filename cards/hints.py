@@ -66,7 +66,7 @@ _DOCUMENTS = (
     "badawcz",
     "laboratoryjn",
     "jakosci",
-    "dla ",
+    r"dla (?!ciebie|modelu|asystent|ai\b|chatu|czatu)",
     "dotyczac",
     "programowani",
     "obrobki",
@@ -123,6 +123,24 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
 )
 _COMPILED = tuple((label, re.compile(pattern)) for label, pattern in _PATTERNS)
 
+# Checked with all spaces removed, for "i.g.n.o.r.e p.r.e.v.i.o.u.s" and the like: phrases
+# long and odd enough that no ordinary Polish text contains them across word boundaries.
+_COMPACT = (
+    "ignoreprevious",
+    "ignoreallprevious",
+    "ignoreyourinstructions",
+    "disregardprevious",
+    "zignorujpoprzednie",
+    "zignorujwszystkie",
+    "zignorujinstrukcje",
+    "zapomnijinstrukcje",
+    "zapomnijpoprzednie",
+    "jestesteraz",
+    "youarenow",
+    "promptsystemowy",
+    "systemprompt",
+)
+
 # On the casefolded text with punctuation kept: chat-role markers and attempts to close
 # the data blocks the hints travel in.
 _ROLE_MARKERS = re.compile(
@@ -150,11 +168,13 @@ def injection_phrase(hints: str) -> str | None:
     """The kind of instruction-override found in `hints` (a short label), or None if they look like data."""
     if _ROLE_MARKERS.search(_fold(hints)):
         return "znacznik roli lub bloku danych"
-    padded = f" {normalise(hints)} "
+    words = normalise(hints)
+    padded = f" {words} "
     for label, pattern in _COMPILED:
         if pattern.search(padded):
             return label
-    return None
+    compact = words.replace(" ", "")
+    return next((phrase for phrase in _COMPACT if phrase in compact), None)
 
 
 def refusal_message(label: str) -> str:
