@@ -134,3 +134,78 @@ def test_saving_after_the_session_ended_keeps_the_text_and_says_why(page, owner,
 
     page.locator("#client-error").get_by_text("Sesja wygasła").wait_for()
     assert "Tekst, którego nie wolno zgubić" in page.locator("#section-rezultaty trix-editor").inner_text()
+
+
+def test_consultant_reviews_a_card_edits_regenerates_compares_reverts_and_approves(
+    page, owner, make_batch, transactional_db
+):
+    from batches.models import Project
+    from cards import services
+    from cards.models import Section
+
+    broker = dramatiq.get_broker()
+    broker.flush_all()
+    project = make_batch(owner, projects=1).projects.get()
+    Project.objects.filter(pk=project.pk).update(status="queued", requested_provider="offline")
+    services.project_generate(project_id=project.pk)
+    page.goto("/login/")
+    page.fill("input[name=username]", owner.username)
+    page.fill("input[name=password]", "Haslo-Testowe-1")
+    page.click("button[type=submit]")
+    page.get_by_role("button", name="Importuj projekty").wait_for()
+    page.goto(project.get_absolute_url())
+
+    # 1. Edit the goal by hand.
+    section = page.locator("#section-cel_projektu")
+    section.get_by_role("link", name="Edytuj").click()
+    page.locator("#section-cel_projektu trix-editor").click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("Skrócenie kontroli spoin o 40% względem 2023 r.")
+    section.get_by_role("button", name="Zapisz").click()
+    section.locator(".badge--origin-manual").wait_for()
+
+    # 2. Regenerate it with a hint (offline draft); the section polls until the worker is done.
+    section.get_by_role("link", name="Generuj sekcję").click()
+    page.locator("#section-cel_projektu-hints").fill("Dodaj mierzalny wskaźnik celu")
+    page.locator("#section-cel_projektu-model").select_option("offline")
+    section.get_by_role("button", name="Generuj sekcję").click()
+    section.locator(".section__progress").wait_for()
+    assert "Skrócenie kontroli spoin o 40%" in section.locator(".section__body").inner_text()
+    worker = dramatiq.Worker(broker, worker_threads=1, worker_timeout=50)
+    worker.start()
+    try:
+        section.locator(".badge--origin-offline").wait_for()
+    finally:
+        worker.stop()
+    assert section.locator(".section__progress").count() == 0
+    assert "Mierzalny cel względem stanu wyjściowego" in section.locator(".section__body").inner_text()
+
+    # 3. History: three versions, and the diff of the manual edit against the current text.
+    section.get_by_role("link", name="Historia").click()
+    section.locator(".versions__item").nth(2).wait_for()
+    assert section.locator(".versions__item").count() == 3
+    section.locator(".versions__item", has_text="v2").get_by_role("link", name="Porównaj z obecną").click()
+    diff = page.locator("#diff-cel_projektu")
+    diff.wait_for()
+    assert "Zmiany od wersji v2" in section.inner_text()
+    assert "spoin o 40" in " ".join(diff.locator("del").all_inner_texts())  # removed by the regeneration
+    assert diff.locator("ins").count() >= 1
+
+    # 4. Revert to the manual edit.
+    section.locator(".versions__item", has_text="v2").get_by_role("button", name="Przywróć v2").click()
+    section.get_by_text("Przywrócono wersję 2").wait_for()
+    assert "Skrócenie kontroli spoin o 40%" in section.locator(".section__body").inner_text()
+    assert Section.objects.get(project=project, key="cel_projektu").versions.count() == 4
+
+    # 5. Submit for review, approve: editing and regeneration are locked, and the page says why.
+    page.get_by_role("button", name="Przekaż do przeglądu").click()
+    page.get_by_text("Karta została przekazana do przeglądu.").wait_for()
+    page.get_by_role("button", name="Zatwierdź").click()
+    page.locator("#locked-note").wait_for()
+    assert (
+        "edycja, przywracanie wersji i ponowne generowanie są zablokowane" in page.locator("#locked-note").inner_text()
+    )
+    assert page.get_by_role("link", name="Edytuj").count() == 0
+    assert page.get_by_role("link", name="Generuj sekcję").count() == 0
+    assert page.get_by_role("button", name="Generuj ponownie").is_disabled()
+    page.get_by_role("button", name="Otwórz ponownie").wait_for()
