@@ -508,7 +508,7 @@ def section_regenerate_run(*, section_id: int, token: str, deadline: float | Non
         current = Section.objects.select_for_update().filter(
             pk=section_id, regen_token=token, regen_state=Section.RegenState.RUNNING
         )
-        current = current.select_related("regen_requested_by").first()
+        current = current.first()  # no select_related: PostgreSQL cannot lock a nullable outer join
         if current is None:
             logger.info("late result for section %s discarded: its claim was taken over", section_id)
             return False
