@@ -721,3 +721,18 @@ def test_the_migration_gives_existing_sections_a_first_version(transactional_db,
     [version] = section.versions.all()
     assert (version.number, version.text, version.origin, version.author) == (1, "<div>Stary</div>", "manual", owner)
     assert version.created_at == section.updated_at
+
+
+def test_a_revert_and_a_section_regeneration_rescore_the_card(project, owner):
+    section = section_of(project)
+    services.section_update(section=section, text="<div>Krótko</div>", author=owner)
+    Project.objects.filter(pk=project.pk).update(quality_score=None, quality_checks=[])
+    services.section_revert(section=section_of(project), version=section.versions.get(number=1), author=owner)
+    project.refresh_from_db()
+    assert project.quality_score is not None and project.quality_checks
+
+    Project.objects.filter(pk=project.pk).update(quality_score=None, quality_checks=[])
+    token = queue_regeneration(section_of(project), owner)
+    assert services.section_regenerate_run(section_id=section.pk, token=token)
+    project.refresh_from_db()
+    assert project.quality_score is not None and project.quality_checks
