@@ -9,6 +9,13 @@ from batches.models import Project
 from cards.sections import SECTION_HEADINGS, SECTION_KEYS
 
 
+def user_display_name(user) -> str:
+    """How a person is named on the page: full name, else login, else a dash (user deleted)."""
+    if user is None:
+        return "—"
+    return user.get_full_name() or user.get_username()
+
+
 class Section(models.Model):
     Key = models.TextChoices("Key", [(key.upper(), (key, SECTION_HEADINGS[key])) for key in SECTION_KEYS])
 
@@ -69,6 +76,10 @@ class Section(models.Model):
         return SECTION_HEADINGS[self.key]
 
     @property
+    def author_name(self) -> str:
+        return user_display_name(self.updated_by)
+
+    @property
     def is_regenerating(self) -> bool:
         return self.regen_state in self.REGEN_ACTIVE
 
@@ -105,6 +116,10 @@ class SectionVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.section} — v{self.number}"
+
+    @property
+    def author_name(self) -> str:
+        return user_display_name(self.author)
 
 
 class GenerationAttempt(models.Model):

@@ -443,3 +443,21 @@ def test_project_export_shows_the_offline_schedule_as_a_table_of_stages(client, 
     assert schedule.rows[1].cells[0].text.startswith("Etap 1: ")
     assert schedule.rows[1].cells[1].text == "01.02.2024"
     assert schedule.rows[-1].cells[2].text == "30.11.2024"
+
+
+def test_project_page_of_a_section_edited_by_a_deleted_user_still_renders(client, owner, project):
+    from django.contrib.auth.models import User
+
+    editor = User.objects.create_user("byly-pracownik", password="Haslo-Testowe-1")
+    section = project.sections.get(key="cel_projektu")
+    services.section_update(section=section, text="<div>Poprawiony cel</div>", author=editor)
+    editor.delete()
+    client.force_login(owner)
+
+    response = client.get(reverse("project_detail", args=[project.pk]))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Poprawiony cel" in html and "Edytowane ręcznie: —" in html
+    history = client.get(reverse("section_history", args=[project.pk, "cel_projektu"]), **HX)
+    assert history.status_code == 200
