@@ -13,8 +13,10 @@ from batches.models import Project
 from batches.selectors import batch_for_user, project_for_user
 from cards import services
 from cards.forms import GenerateForm, ReviewForm, SectionForm, SectionRegenerateForm
+from cards.hints import MAX_HINTS_CHARS
 from cards.models import Section, SectionVersion
 from cards.providers.registry import PROVIDER_LABELS, ProviderNotConfigured
+from cards.sanitize import clean_text
 from cards.sections import SECTION_HEADINGS, SECTION_KEYS
 from rndcards.htmx import render_page
 from rndcards.http import AuthenticatedHttpRequest, download_response
@@ -299,7 +301,10 @@ def section_regenerate(request: AuthenticatedHttpRequest, pk: int, key: str) -> 
     """GET: the form for hints and model; POST: queue the regeneration of this one section."""
     section = get_section(request, pk, key)
     if request.method != "POST":
-        return _regenerate_page(request, section, SectionRegenerateForm())
+        # "Popraw z tą wskazówką" in the checklist pre-fills the hint; it is only a starting
+        # text, checked like any typed hint when the form is sent.
+        hint = clean_text(request.GET.get("hint", ""))[:MAX_HINTS_CHARS]
+        return _regenerate_page(request, section, SectionRegenerateForm(initial={"hints": hint}))
     form = SectionRegenerateForm(request.POST)
     if not form.is_valid():
         return _regenerate_page(request, section, form, status=422)
