@@ -95,7 +95,7 @@ class ProjectAdmin(admin.ModelAdmin):
         "quality_checks",
     )
     inlines = [SectionInline]
-    actions = ["requeue"]
+    actions = ["requeue", "requeue_stuck"]
 
     @admin.display(description="błąd")
     def short_error(self, obj: Project) -> str:
@@ -111,3 +111,18 @@ class ProjectAdmin(admin.ModelAdmin):
             ids = list(queryset.filter(batch_id=batch_id).values_list("pk", flat=True))
             count += projects_enqueue(project_ids=ids, provider="", batch=batch)
         self.message_user(request, f"Dodano do kolejki: {count}.")
+
+    @admin.action(description="Wznów utknięte (w kolejce lub generowane dłużej niż 16 min)")
+    def requeue_stuck(self, request, queryset):
+        import datetime
+
+        from cards.services import projects_requeue_stuck
+
+        ids = projects_requeue_stuck(
+            older_than=datetime.timedelta(minutes=16), project_ids=list(queryset.values_list("pk", flat=True))
+        )
+        self.message_user(
+            request,
+            f"Ponownie w kolejce: {len(ids)}. Projekty w kolejce lub generowane krócej niż 16 min "
+            "pominięto — prawdopodobnie wciąż są obsługiwane.",
+        )

@@ -18,6 +18,12 @@ class GenerateForm(forms.Form):
         error_messages={"invalid_choice": _("Wybierz dostawcę z listy dostępnych.")},
     )
 
+    include_done = forms.BooleanField(
+        label=_("Także gotowe karty"),
+        required=False,
+        help_text=_("Zastępuje teksty AI i szkice gotowych kart (poprzednie wersje zostają w historii sekcji)."),
+    )
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         default = default_provider_name()

@@ -4,7 +4,6 @@ import datetime
 import functools
 import logging
 import secrets
-import time
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -35,6 +34,7 @@ from cards.sections import SECTION_HEADINGS, SECTION_KEYS
 from resilience.failover import (
     OFFLINE,
     Attempt,
+    DeadlinePassed,
     FailoverExhausted,
     FailoverResult,
     failover_chain,
@@ -59,10 +59,17 @@ def project_card_input(project: Project) -> CardInput:
     )
 
 
-def batch_generate(*, batch: Batch, provider: str = "") -> int:
-    """Queue every project of the batch that is not already queued or generating, nor approved."""
+# The cards "generate all" writes by default: those without a card yet, or whose last
+# attempt failed. Finished cards are regenerated only when asked for (include_done), since
+# that replaces paid AI text.
+NOT_DONE = (Project.Status.PENDING, Project.Status.FAILED, Project.Status.GENERATION_TIMEOUT)
+
+
+def batch_generate(*, batch: Batch, provider: str = "", include_done: bool = False) -> int:
+    """Queue the batch's cards that have none yet (or failed); with include_done also the
+    finished ones. Cards queued, generating or approved are never touched."""
     ids = list(
-        batch.projects.filter(status__in=Project.STARTABLE)
+        batch.projects.filter(status__in=Project.STARTABLE if include_done else NOT_DONE)
         .exclude(review_status=Project.Review.APPROVED)
         .values_list("pk", flat=True)
     )
@@ -77,10 +84,41 @@ def project_regenerate(*, project: Project, provider: str = "") -> int:
     return projects_enqueue(project_ids=[project.pk], provider=provider, batch=project.batch)
 
 
-def projects_enqueue(*, project_ids: list[int], provider: str, batch: Batch) -> int:
-    from cards.tasks import enqueue_generations
+QUEUE_DOWN_MESSAGE = (
+    "Kolejka zadań jest chwilowo niedostępna, więc karty nie trafiły do generowania. "
+    "Nic nie zostało utracone — spróbuj ponownie za chwilę."
+)
+
+
+class CardsNotQueued(Exception):
+    """The broker was away: some cards could not be queued (they are marked failed, retryable)."""
+
+    def __init__(self, message: str, *, queued: int):
+        super().__init__(message)
+        self.queued = queued
+
+
+def _send_generations(project_ids: list[int]) -> list[int]:
+    """Send the queued projects' messages; those the broker refused are marked failed
+    (retryable, with a Polish reason) — nothing may stay "queued" without a message, it
+    would wait for ever. Returns the ids not sent."""
+    from cards.tasks import QueueUnavailable, enqueue_generations
     from rndcards import worker
 
+    try:
+        worker.ensure_started()
+        enqueue_generations(project_ids)
+    except QueueUnavailable as exc:
+        Project.objects.filter(pk__in=exc.unsent, status=Project.Status.QUEUED).update(
+            status=Project.Status.FAILED, error_message=QUEUE_DOWN_MESSAGE
+        )
+        for batch in Batch.objects.filter(projects__pk__in=exc.unsent).distinct():
+            batch_refresh_status(batch=batch)
+        return exc.unsent
+    return []
+
+
+def projects_enqueue(*, project_ids: list[int], provider: str, batch: Batch) -> int:
     provider = provider or default_provider_name()
     require_configured(provider)
     now = timezone.now()
@@ -96,33 +134,32 @@ def projects_enqueue(*, project_ids: list[int], provider: str, batch: Batch) -> 
                 queued.append(project_id)
         batch_refresh_status(batch=batch)
 
-        def send() -> None:
-            worker.ensure_started()
-            enqueue_generations(queued)
-
-        transaction.on_commit(send)
+        unsent: list[int] = []
+        transaction.on_commit(lambda: unsent.extend(_send_generations(queued)))
+    if unsent:
+        raise CardsNotQueued(QUEUE_DOWN_MESSAGE, queued=len(queued) - len(unsent))
     return len(queued)
 
 
-def projects_requeue_stuck(*, older_than: datetime.timedelta) -> int:
+def projects_requeue_stuck(*, older_than: datetime.timedelta, project_ids: list[int] | None = None) -> list[int]:
     """Requeue projects left queued or generating for longer than `older_than` (a worker
-    died, a message was lost). A job that is in fact still running loses its claim and
-    its late result is discarded; the requeued one writes the card."""
-    from cards.tasks import enqueue_generation
-
+    died, a message was lost), all of them or those of `project_ids`; returns their ids.
+    A job that is in fact still running loses its claim and its late result is discarded;
+    the requeued one writes the card."""
     cutoff = timezone.now() - older_than
     stuck = Project.objects.filter(
         Q(status=Project.Status.QUEUED, queued_at__lt=cutoff)
         | Q(status=Project.Status.GENERATING, started_at__lt=cutoff)
     )
+    if project_ids is not None:
+        stuck = stuck.filter(pk__in=project_ids)
     ids = list(stuck.values_list("pk", flat=True))
     now = timezone.now()
     Project.objects.filter(pk__in=ids).update(status=Project.Status.QUEUED, queued_at=now, claim_token="")
     for batch in Batch.objects.filter(projects__pk__in=ids).distinct():
         batch_refresh_status(batch=batch)
-    for project_id in ids:
-        transaction.on_commit(lambda project_id=project_id: enqueue_generation(project_id))
-    return len(ids)
+    transaction.on_commit(lambda: _send_generations(ids))
+    return ids
 
 
 TIMEOUT_MESSAGE = "Generowanie trwało zbyt długo i zostało przerwane. Spróbuj ponownie — karta wróci do kolejki."
@@ -146,15 +183,18 @@ def project_generate(*, project_id: int, deadline: float | None = None, message_
     project = Project.objects.select_related("batch").get(pk=project_id)
     card = project_card_input(project)
     chosen = project.requested_provider or default_provider_name()
-    result = generate_with_failover(
-        card,
-        chain=failover_chain(chosen, configured_providers()),
-        get_provider=get_provider,
-        on_attempt=lambda attempt: attempt_record(project=project, attempt=attempt),
-    )
-    if deadline is not None and time.monotonic() > deadline:
-        # Past the job's time limit a result is not stored: the project says it timed out
-        # and can be retried (at-least-once, nothing half-written).
+    try:
+        result = generate_with_failover(
+            card,
+            chain=failover_chain(chosen, configured_providers()),
+            get_provider=get_provider,
+            on_attempt=lambda attempt: attempt_record(project=project, attempt=attempt),
+            deadline=deadline,
+        )
+    except DeadlinePassed:
+        # The job's time ran out before any provider answered: nothing more is asked (each
+        # request costs money), the project says it timed out and can be retried. An
+        # answer to a request started in time is still stored below.
         project_mark(
             project_id=project_id, status=Project.Status.GENERATION_TIMEOUT, message=TIMEOUT_MESSAGE, token=token
         )
@@ -488,7 +528,11 @@ def section_regenerate_run(*, section_id: int, token: str, deadline: float | Non
             get_provider=get_provider,
             on_attempt=lambda attempt: attempt_record(project=project, attempt=attempt, section_key=section.key),
             ask=lambda provider: provider.generate_section(card, key=section.key, sections=texts, hints=hints),
+            deadline=deadline,
         )
+    except DeadlinePassed:
+        section_regenerate_mark(section_id=section_id, token=token, message=SECTION_TIMEOUT_MESSAGE)
+        return False
     except FailoverExhausted as exc:
         reasons = "; ".join(
             f"{PROVIDER_LABELS.get(a.provider, a.provider)}: {a.error_message}" for a in exc.attempts[-2:]
@@ -498,9 +542,6 @@ def section_regenerate_run(*, section_id: int, token: str, deadline: float | Non
             token=token,
             message=SECTION_FAILED_MESSAGE.format(reason=reasons or "brak odpowiedzi"),
         )
-        return False
-    if deadline is not None and time.monotonic() > deadline:
-        section_regenerate_mark(section_id=section_id, token=token, message=SECTION_TIMEOUT_MESSAGE)
         return False
     draft = result.draft
     origin = Section.Origin.OFFLINE if draft.provider == OFFLINE else Section.Origin.AI
@@ -760,10 +801,15 @@ def project_export_docx(*, project: Project) -> bytes | None:
 
 def batch_progress(*, batch: Batch) -> dict[str, int]:
     """Counts of the batch's projects by status, plus 'total' and 'done'."""
+    return projects_progress(projects=batch.projects.all())
+
+
+def projects_progress(*, projects) -> dict[str, int]:
+    """Counts of these projects (a queryset) by status, plus 'total' and 'done'."""
     from django.db.models import Count
 
     counts = {s: 0 for s in Project.Status.values}
-    for row in batch.projects.values("status").annotate(n=Count("pk")):
+    for row in projects.order_by().values("status").annotate(n=Count("pk")):
         counts[row["status"]] = row["n"]
     counts["total"] = sum(counts[s] for s in Project.Status.values)
     counts["done"] = (

@@ -46,11 +46,13 @@ def user_slot(owner_id: int):
     Each slot is its own Dramatiq mutex (a ConcurrentRateLimiter of limit 1) with its own
     expiry: one counter for all slots would have its expiry renewed by every other job,
     so a slot held by a killed worker would never come back while the user keeps
-    working. A dead job's slot returns after SLOT_TTL at the latest.
+    working. A dead job's slot returns after the job time limit + 90 s at the latest.
     """
     backend = _limiter_backend()
     prefix = f"{settings.RNDCARDS_REDIS_PREFIX}:generation-slots:user:{owner_id}"
-    ttl_ms = (2 * settings.AI_REQUEST_TIMEOUT + 60) * 1000
+    # A slot outlives the longest job (its deadline, then Dramatiq's backstop a minute
+    # later): one that expired mid-job would let a sixth generation start.
+    ttl_ms = (settings.RNDCARDS_JOB_TIME_LIMIT + 90) * 1000
     with contextlib.ExitStack() as stack:
         for index in range(settings.RNDCARDS_USER_CONCURRENCY):
             slot = ConcurrentRateLimiter(backend, f"{prefix}:{index}", limit=1, ttl=ttl_ms)
@@ -76,15 +78,27 @@ def kick_next_waiting(owner_id: int) -> int | None:
     return None
 
 
+class QueueUnavailable(Exception):
+    """The broker (Redis or RabbitMQ) refused a message; `unsent` lists what was not sent."""
+
+    def __init__(self, unsent: list[int]):
+        super().__init__(f"{len(unsent)} message(s) not sent")
+        self.unsent = unsent
+
+
 def enqueue_generations(project_ids: list[int]) -> None:
     """Queue one user's cards: as many as may run at once are sent now; the rest start when
     a slot is handed over (kick_next_waiting), their delayed messages being the fallback.
     Sending all at once would only have the surplus bounce off the full slots, delaying
     other users' cards queued behind them."""
     for index, project_id in enumerate(project_ids):
-        enqueue_generation(
-            project_id, delay_ms=None if index < settings.RNDCARDS_USER_CONCURRENCY else SLOT_RETRY_DELAY_MS
-        )
+        try:
+            enqueue_generation(
+                project_id, delay_ms=None if index < settings.RNDCARDS_USER_CONCURRENCY else SLOT_RETRY_DELAY_MS
+            )
+        except Exception as exc:  # whatever the broker's client raises when it is away
+            logger.exception("could not queue the generation of project %s", project_id)
+            raise QueueUnavailable(project_ids[index:]) from exc
 
 
 def _kick_key(project_id: int) -> str:

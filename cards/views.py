@@ -51,11 +51,25 @@ def batch_generate(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("Wybierz dostawcę z listy dostępnych."))
         return redirect(batch)
-    queued = services.batch_generate(batch=batch, provider=form.cleaned_data["provider"])
+    try:
+        queued = services.batch_generate(
+            batch=batch, provider=form.cleaned_data["provider"], include_done=form.cleaned_data["include_done"]
+        )
+    except services.CardsNotQueued as exc:
+        messages.error(request, str(exc))
+        return redirect(batch)
     if queued:
         messages.success(request, _("Dodano do kolejki projekty: %(count)d.") % {"count": queued})
+    elif form.cleaned_data["include_done"]:
+        messages.info(request, _("Wszystkie karty są już w kolejce, w trakcie generowania albo zatwierdzone."))
     else:
-        messages.info(request, _("Wszystkie projekty są już w kolejce lub w trakcie generowania."))
+        messages.info(
+            request,
+            _(
+                "Nie ma kart do wygenerowania: pozostałe są gotowe, w kolejce albo zatwierdzone. "
+                "Aby wygenerować gotowe karty ponownie, zaznacz „Także gotowe karty”."
+            ),
+        )
     return redirect(batch)
 
 
@@ -70,7 +84,7 @@ def project_generate(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
         return redirect(project)
     try:
         queued = services.project_regenerate(project=project, provider=form.cleaned_data["provider"])
-    except services.CardLocked as exc:
+    except (services.CardLocked, services.CardsNotQueued) as exc:
         messages.error(request, str(exc))
         return redirect(project)
     if queued:
@@ -162,12 +176,21 @@ def section_edit(request: AuthenticatedHttpRequest, pk: int, key: str) -> HttpRe
     section = get_section(request, pk, key)
     if section.project.review_status == Project.Review.APPROVED:
         return _locked_section(request, section)
+    if section.project.is_in_progress:
+        # The page refreshes the whole card every 2 s while it is generated: an editor
+        # opened now would be swept away with the consultant's unsaved text.
+        return _locked_section(request, section, message=str(IN_PROGRESS_MESSAGE))
     form = SectionForm(initial={"text": section.text})
     return _project_page(request, section.project, partial="section-edit", editing=key, section=section, form=form)
 
 
-def _locked_section(request: AuthenticatedHttpRequest, section: Section) -> HttpResponse:
-    message = str(services.CardLocked())
+IN_PROGRESS_MESSAGE = gettext_lazy(
+    "Karta jest właśnie generowana — edycja będzie możliwa, gdy generowanie się skończy (strona odświeży się sama)."
+)
+
+
+def _locked_section(request: AuthenticatedHttpRequest, section: Section, *, message: str = "") -> HttpResponse:
+    message = message or str(services.CardLocked())
     if not request.htmx:
         messages.error(request, message)
         return redirect(_section_url(section))

@@ -61,6 +61,14 @@ class FailoverResult:
         return bool(self.fell_back_from)
 
 
+class DeadlinePassed(ProviderError):
+    """The job's time is up: no further provider or retry is started."""
+
+    def __init__(self, message: str, *, attempts: list[Attempt]):
+        super().__init__(message, permanent=True)
+        self.attempts = attempts
+
+
 class FailoverExhausted(ProviderError):
     """Every provider in the chain failed (only possible when the chain does not end offline)."""
 
@@ -70,10 +78,12 @@ class FailoverExhausted(ProviderError):
 
 
 def failover_chain(chosen: str, available: Sequence[str]) -> list[str]:
-    """The chosen provider, then the other available ones in their order, then offline."""
+    """The chosen provider, then the other available ones in their order, then offline.
+    A chosen provider that is not available (its key was removed since the card was
+    queued) is left out rather than called without credentials."""
     if chosen == OFFLINE:  # asked for a draft without AI: no model is called
         return [OFFLINE]
-    chain = [chosen] + [name for name in available if name != chosen]
+    chain = ([chosen] if chosen in available else []) + [name for name in available if name != chosen]
     return [name for name in chain if name != OFFLINE] + [OFFLINE]
 
 
@@ -96,6 +106,7 @@ def generate_with_failover(
     breaker_for: Callable[[str], pybreaker.CircuitBreaker] = get_breaker,
     on_attempt: Callable[[Attempt], None] | None = None,
     ask: Callable[[Provider], CardDraft | SectionDraft] | None = None,
+    deadline: float | None = None,
 ) -> FailoverResult:
     """Draft `card` with the first provider in `chain` that succeeds.
 
@@ -104,14 +115,42 @@ def generate_with_failover(
     soon as it ends, before any retry wait, so the caller can store it even if the job
     is stopped later; its own errors propagate. `ask(provider)` is the request made of each
     provider (default: the whole card; a section regeneration asks for one section).
+    Past `deadline` (a time.monotonic() value) no provider and no retry is started, and
+    DeadlinePassed is raised: the job's time limit is spent on requests, not thrown away
+    after a paid answer arrives.
     """
     if not chain:
         raise ValueError("The failover chain is empty.")
     attempts: list[Attempt] = []
     failed: list[str] = []
 
+    def out_of_time() -> bool:
+        return deadline is not None and monotonic() > deadline
+
     for name in chain:
-        provider = get_provider(name)
+        if out_of_time():
+            raise DeadlinePassed("Czas zadania minął przed uzyskaniem odpowiedzi.", attempts=attempts)
+        try:
+            provider = get_provider(name)
+        except Exception as exc:
+            # A provider that cannot even be set up (e.g. Bedrock without a region) is a
+            # failed provider like any other: recorded, and the chain moves on.
+            if not isinstance(exc, ProviderError):
+                logger.exception("provider %s could not be set up", name)
+            attempt = Attempt(
+                provider=name,
+                model="",
+                started=datetime.now(UTC),
+                latency_ms=0,
+                outcome=Outcome.PERMANENT_ERROR,
+                error_class=type(exc).__name__,
+                error_message=str(exc),
+            )
+            attempts.append(attempt)
+            if on_attempt is not None:
+                on_attempt(attempt)
+            failed.append(name)
+            continue
         breaker = breaker_for(name)
 
         def request(provider: Provider = provider) -> CardDraft:
@@ -153,6 +192,8 @@ def generate_with_failover(
         def guarded(provider: Provider = provider, breaker: pybreaker.CircuitBreaker = breaker) -> CardDraft:
             # on_attempt runs here, outside the breaker: a failing callback must not count
             # as a provider failure.
+            if out_of_time():  # checked before each retry too; not a provider failure
+                raise DeadlinePassed("Czas zadania minął przed uzyskaniem odpowiedzi.", attempts=attempts)
             before = len(attempts)
             try:
                 return breaker.call(request)
@@ -177,6 +218,8 @@ def generate_with_failover(
 
         try:
             draft = call(guarded)
+        except DeadlinePassed:
+            raise
         except (ProviderError, pybreaker.CircuitBreakerError) as exc:
             logger.warning("provider %s gave no card (%s); falling back", name, exc)
             failed.append(name)

@@ -85,13 +85,18 @@ def write_output(path: str, data: bytes) -> Path:
 
 def wait_for_batch(batch: Batch, stdout: OutputWrapper, *, timeout: float, interval: float = 0.5) -> dict[str, int]:
     """Poll the batch until nothing is queued or generating; draw a bar on a terminal."""
-    from cards.services import batch_progress
+    return wait_for_projects(batch.projects.all(), stdout, timeout=timeout, interval=interval)
+
+
+def wait_for_projects(projects, stdout: OutputWrapper, *, timeout: float, interval: float = 0.5) -> dict[str, int]:
+    """Poll these projects (a queryset) until none is queued or generating."""
+    from cards.services import projects_progress
 
     deadline = time.monotonic() + timeout
     tty = stdout.isatty() if hasattr(stdout, "isatty") else sys.stdout.isatty()
     last = None
     while True:
-        progress = batch_progress(batch=batch)
+        progress = projects_progress(projects=projects)
         busy = progress["queued"] + progress["generating"]
         shown = (progress["done"], progress["total"])
         if tty and shown != last:

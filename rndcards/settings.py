@@ -207,6 +207,13 @@ else:
     raise ImproperlyConfigured(
         f"DRAMATIQ_BROKER_URL must be 'stub', redis://… or amqp://…, got {DRAMATIQ_BROKER_URL!r}"
     )
+if DRAMATIQ_BROKER_URL != "stub" and not REDIS_URL:
+    # Workers in several processes share the per-user generation limit and the providers'
+    # circuit breakers through Redis; without it each process would keep its own.
+    raise ImproperlyConfigured(
+        "REDIS_URL must be set when DRAMATIQ_BROKER_URL points at a broker: the per-user generation "
+        "limit and the circuit breakers are shared between worker processes through Redis."
+    )
 # An idle worker looks for new messages at most this often (Dramatiq's default is 1 s):
 # the hand-over of a freed generation slot waits for it. `rundramatiq` execs its worker
 # processes with this environment, where Dramatiq reads it as `dramatiq_worker_timeout`.
@@ -260,7 +267,7 @@ OPENAI_BASE_URL = env("OPENAI_BASE_URL") or None
 OPENAI_MODEL = env("OPENAI_MODEL", "gpt-5.5")
 AI_REQUEST_TIMEOUT = env_int("AI_REQUEST_TIMEOUT", 180, minimum=1)
 # Answers are streamed: the longest silence between two streamed events.
-AI_IDLE_TIMEOUT = env_int("AI_IDLE_TIMEOUT", 60, minimum=1)
+AI_IDLE_TIMEOUT = env_int("AI_IDLE_TIMEOUT", min(60, AI_REQUEST_TIMEOUT), minimum=1)
 if AI_IDLE_TIMEOUT > AI_REQUEST_TIMEOUT:
     raise ImproperlyConfigured("AI_IDLE_TIMEOUT cannot be longer than AI_REQUEST_TIMEOUT.")
 if AI_REQUEST_TIMEOUT >= RNDCARDS_JOB_TIME_LIMIT:

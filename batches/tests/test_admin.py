@@ -66,6 +66,32 @@ def test_admin_requeue_action_queues_failed_projects(
     assert set(batch.projects.values_list("status", flat=True)) == {Project.Status.QUEUED}
 
 
+def test_admin_can_requeue_a_stuck_project_but_not_one_still_running(
+    admin_client, make_batch, owner, django_capture_on_commit_callbacks
+):
+    import datetime
+
+    from django.utils import timezone
+
+    batch = make_batch(owner, projects=2)
+    stuck, running = batch.projects.order_by("row_number")
+    Project.objects.filter(pk=stuck.pk).update(
+        status=Project.Status.GENERATING, started_at=timezone.now() - datetime.timedelta(hours=1)
+    )
+    Project.objects.filter(pk=running.pk).update(status=Project.Status.GENERATING, started_at=timezone.now())
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            "/admin/batches/project/",
+            {"action": "requeue_stuck", "_selected_action": [stuck.pk, running.pk]},
+            follow=True,
+        )
+
+    assert "Ponownie w kolejce: 1." in response.content.decode()
+    assert Project.objects.get(pk=stuck.pk).status == Project.Status.QUEUED
+    assert Project.objects.get(pk=running.pk).status == Project.Status.GENERATING
+
+
 def test_admin_is_closed_to_consultants(client, owner):
     client.force_login(owner)
 

@@ -5,7 +5,7 @@ import json
 from functools import cache
 from pathlib import Path
 
-from cards.providers.base import CardInput
+from cards.providers.base import CardInput, card_data
 from cards.sections import SECTION_HEADINGS, SECTION_KEYS
 
 # Bump when system.md or the message layout changes (generation records will carry it).
@@ -36,15 +36,7 @@ def _data_block(tag: str, data: dict) -> str:
 
 
 def card_user_message(card: CardInput) -> str:
-    data = {
-        "nazwa_projektu": card.name,
-        "opis": card.description,
-        "cel_projektu": card.goal,
-        "data_rozpoczecia": card.start_date.isoformat(),
-        "data_zakonczenia": card.end_date.isoformat(),
-        "osoba_odpowiedzialna": card.responsible_person,
-        "dodatkowe_kolumny": {header: value for header, value in card.extra},
-    }
+    data = card_data(card)
     return "Przygotuj kartę projektu B+R dla projektu opisanego w bloku danych.\n\n" + _data_block(
         "dane_projektu", data
     )

@@ -139,7 +139,7 @@ def section_user_message(card: CardInput, *, key: str, sections: dict[str, str],
     heading = _heading(key)
     others = {other: sections[other] for other in SECTION_KEYS if other != key and sections.get(other, "").strip()}
     blocks = [
-        prompts._data_block("dane_projektu", _card_data(card)),
+        prompts._data_block("dane_projektu", card_data(card)),
         prompts._data_block("pozostale_sekcje", others),
     ]
     # Blocks are named without angle brackets here, so that each tag occurs once: where its data is.
@@ -161,8 +161,8 @@ def section_user_message(card: CardInput, *, key: str, sections: dict[str, str],
     return instruction + "\n\n" + "\n\n".join(blocks)
 
 
-def _card_data(card: CardInput) -> dict:
-    # The same fields, under the same names, as in the card prompt (cards.prompts.card_user_message).
+def card_data(card: CardInput) -> dict:
+    """The project's input as the prompts' data blocks carry it (card and section prompts alike)."""
     return {
         "nazwa_projektu": card.name,
         "opis": card.description,
@@ -170,8 +170,20 @@ def _card_data(card: CardInput) -> dict:
         "data_rozpoczecia": card.start_date.isoformat(),
         "data_zakonczenia": card.end_date.isoformat(),
         "osoba_odpowiedzialna": card.responsible_person,
-        "dodatkowe_kolumny": {header: value for header, value in card.extra},
+        "dodatkowe_kolumny": extra_columns(card.extra),
     }
+
+
+def extra_columns(extra: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """Extra columns by header; a header used twice keeps both values ("Koszty", "Koszty (2)")."""
+    columns: dict[str, str] = {}
+    for header, value in extra:
+        name, n = header, 1
+        while name in columns:
+            n += 1
+            name = f"{header} ({n})"
+        columns[name] = value
+    return columns
 
 
 def repair_instruction(error: InvalidAnswer, *, answer_name: str, whole: str) -> str:

@@ -197,3 +197,47 @@ def test_offline_section_regeneration_returns_that_sections_draft():
 
     assert section.provider == "offline"
     assert section.text == OfflineProvider().generate_card(CARD).sections["harmonogram"]
+
+
+def test_cards_are_not_left_queued_when_the_broker_is_away(make_batch, owner, monkeypatch, transactional_db):
+    import redis
+
+    from cards import tasks
+
+    batch = make_batch(owner, projects=3)
+    sent = []
+
+    def broker_goes_away(project_id, **kwargs):
+        if sent:
+            raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6390. Connection refused.")
+        sent.append(project_id)
+
+    monkeypatch.setattr(tasks, "enqueue_generation", broker_goes_away)
+
+    with pytest.raises(services.CardsNotQueued) as caught:
+        services.batch_generate(batch=batch, provider="offline")
+
+    assert caught.value.queued == 1
+    statuses = dict(batch.projects.values_list("pk", "status"))
+    assert statuses[sent[0]] == Project.Status.QUEUED
+    failed = batch.projects.exclude(pk=sent[0])
+    assert set(failed.values_list("status", flat=True)) == {Project.Status.FAILED}
+    assert all("Kolejka zadań jest chwilowo niedostępna" in p.error_message for p in failed)
+    # Failed is retryable: once the broker is back, "generate all" takes them.
+    monkeypatch.setattr(tasks, "enqueue_generation", lambda project_id, **kwargs: sent.append(project_id))
+    assert services.batch_generate(batch=batch, provider="offline") == 2
+
+
+def test_generate_all_leaves_finished_cards_alone_unless_asked(make_batch, owner, django_capture_on_commit_callbacks):
+    batch = make_batch(owner, projects=3)
+    done, failed, pending = batch.projects.order_by("row_number")
+    Project.objects.filter(pk=done.pk).update(status=Project.Status.GENERATED, provider="anthropic")
+    Project.objects.filter(pk=failed.pk).update(status=Project.Status.FAILED)
+
+    with django_capture_on_commit_callbacks():
+        assert services.batch_generate(batch=batch, provider="offline") == 2
+    assert Project.objects.get(pk=done.pk).status == Project.Status.GENERATED
+
+    Project.objects.filter(pk__in=[failed.pk, pending.pk]).update(status=Project.Status.GENERATED)
+    with django_capture_on_commit_callbacks():
+        assert services.batch_generate(batch=batch, provider="offline", include_done=True) == 3

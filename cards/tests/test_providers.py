@@ -261,3 +261,11 @@ def test_bedrock_without_an_aws_region_is_a_permanent_error(bedrock, settings, m
         AnthropicProvider()
 
     assert caught.value.permanent is True
+
+
+def test_extra_columns_with_the_same_header_all_reach_the_model():
+    import dataclasses
+
+    card = dataclasses.replace(CARD, extra=(("Koszty", "100 zł"), ("Koszty", "200 zł"), ("Inne", "x")))
+    message = prompts.card_user_message(card)
+    assert '"Koszty": "100 zł"' in message and '"Koszty (2)": "200 zł"' in message and '"Inne": "x"' in message

@@ -78,7 +78,7 @@ def test_a_message_delivered_twice_makes_one_card(fake_server, wide_worker, make
 
 def test_a_job_past_its_time_limit_leaves_the_project_retryable(fake_server, wide_worker, make_batch, owner, settings):
     settings.RNDCARDS_JOB_TIME_LIMIT = 1
-    fake_server.behaviour.latency = 3
+    fake_server.configure({"latency": 1.5, "anthropic": {"fault": "529"}})
     project = make_batch(owner, projects=1).projects.get()
 
     services.project_regenerate(project=project, provider="anthropic")
@@ -88,6 +88,22 @@ def test_a_job_past_its_time_limit_leaves_the_project_retryable(fake_server, wid
     assert project.status == Project.Status.GENERATION_TIMEOUT
     assert "zbyt długo" in project.error_message
     assert project.status in Project.STARTABLE
+    # Once the time was up nothing more was asked: no retry, no other provider.
+    assert len(fake_server.recorder.requests) == 1
+    assert list(project.attempts.values_list("provider", "outcome")) == [("anthropic", "retryable_error")]
+
+
+def test_an_answer_that_arrives_just_past_the_time_limit_is_kept(fake_server, wide_worker, make_batch, owner, settings):
+    # The request started in time and was paid for: throwing the card away would waste it.
+    settings.RNDCARDS_JOB_TIME_LIMIT = 1
+    fake_server.behaviour.latency = 1.5
+    project = make_batch(owner, projects=1).projects.get()
+
+    services.project_regenerate(project=project, provider="anthropic")
+    wide_worker()
+
+    project.refresh_from_db()
+    assert project.status == Project.Status.GENERATED and project.provider == "anthropic"
 
 
 def test_requeue_stuck_requeues_only_old_queued_or_generating_work(
@@ -107,11 +123,31 @@ def test_requeue_stuck_requeues_only_old_queued_or_generating_work(
         call_command("requeue_stuck", "--older-than", "30")
 
     assert "Ponownie w kolejce: 2." in capsys.readouterr().out
-    assert len(callbacks) == 2
+    assert len(callbacks) == 1  # one send of both messages, after the commit
     statuses = dict(batch.projects.values_list("pk", "status"))
     assert statuses[rows[0].pk] == statuses[rows[1].pk] == Project.Status.QUEUED
     assert statuses[rows[2].pk] == Project.Status.GENERATING
     assert statuses[rows[3].pk] == Project.Status.GENERATED
+
+
+def test_requeue_stuck_in_the_embedded_mode_runs_the_jobs_before_it_exits(
+    make_batch, owner, settings, capsys, transactional_db
+):
+    # Without a broker the queue lives in the command's own process: exiting at once
+    # would lose the requeued jobs.
+    from rndcards import worker
+
+    settings.RNDCARDS_EMBEDDED_WORKER = True
+    batch = make_batch(owner, projects=2)
+    old = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
+    batch.projects.update(status=Project.Status.GENERATING, started_at=old, requested_provider="offline")
+    try:
+        call_command("requeue_stuck", "--older-than", "30", "--timeout", "60")
+    finally:
+        worker.stop()
+
+    assert "czekam na koniec" in capsys.readouterr().out
+    assert set(batch.projects.values_list("status", flat=True)) == {Project.Status.GENERATED}
 
 
 def test_user_slots_are_separate_mutexes_up_to_the_limit(settings, owner):

@@ -695,7 +695,9 @@ def test_an_approved_card_is_not_regenerated_alone_nor_with_its_batch(client, ow
     project.refresh_from_db()
     assert project.status == Project.Status.GENERATED
 
-    response = client.post(reverse("batch_generate", args=[project.batch_id]), {"provider": "offline"})
+    response = client.post(
+        reverse("batch_generate", args=[project.batch_id]), {"provider": "offline", "include_done": "on"}
+    )
     assert "Dodano do kolejki projekty: 1." in messages_of(response)
     project.refresh_from_db()
     other_project.refresh_from_db()

@@ -461,3 +461,38 @@ def test_project_page_of_a_section_edited_by_a_deleted_user_still_renders(client
     assert "Poprawiony cel" in html and "Edytowane ręcznie: —" in html
     history = client.get(reverse("section_history", args=[project.pk, "cel_projektu"]), **HX)
     assert history.status_code == 200
+
+
+@pytest.mark.parametrize("headers", [{}, HX])
+def test_no_editor_opens_while_the_card_is_generated(client, owner, project, headers):
+    # The card refreshes itself every 2 s meanwhile: an open editor would be swept away.
+    Project.objects.filter(pk=project.pk).update(status=Project.Status.GENERATING)
+    client.force_login(owner)
+
+    response = client.get(section_url("section_edit", project), **headers)
+
+    if headers:
+        assert response.status_code == 422
+        html = response.content.decode()
+        assert "trix-editor" not in html and "Karta jest właśnie generowana" in html
+    else:
+        assert response.status_code == 302
+        assert messages_of(response)[-1].startswith("Karta jest właśnie generowana")
+
+
+def test_generate_all_says_in_polish_when_the_queue_is_away(client, owner, batch, monkeypatch, transactional_db):
+    import redis
+
+    from cards import tasks
+
+    def away(*args, **kwargs):
+        raise redis.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(tasks, "enqueue_generation", away)
+    client.force_login(owner)
+
+    response = client.post(reverse("batch_generate", args=[batch.pk]), {"provider": "offline"}, follow=True)
+
+    assert response.status_code == 200
+    assert "Kolejka zadań jest chwilowo niedostępna" in response.content.decode()
+    assert not batch.projects.filter(status=Project.Status.QUEUED).exists()

@@ -13,6 +13,7 @@ from cards.sections import SECTION_KEYS
 from resilience.circuit import get_breaker, reset_breakers
 from resilience.failover import (
     Attempt,
+    DeadlinePassed,
     FailoverExhausted,
     Outcome,
     failover_chain,
@@ -239,7 +240,51 @@ def test_a_chain_without_offline_that_fails_raises_with_its_attempts():
         ("openai", ["anthropic", "openai", "offline"], ["openai", "anthropic", "offline"]),
         ("openai", ["openai", "offline"], ["openai", "offline"]),
         ("offline", ["anthropic", "openai", "offline"], ["offline"]),
+        # Asked for a provider whose key was removed since: it is not called at all.
+        ("anthropic", ["openai", "offline"], ["openai", "offline"]),
+        ("anthropic", ["offline"], ["offline"]),
     ],
 )
 def test_failover_chain_puts_the_chosen_provider_first_and_offline_last(chosen, available, chain):
     assert failover_chain(chosen, available) == chain
+
+
+def test_a_provider_that_cannot_be_set_up_is_recorded_and_skipped(servers):
+    seen = []
+
+    def broken_anthropic(name):
+        if name == "anthropic":
+            raise ProviderError("anthropic (Bedrock): brak regionu AWS", permanent=True)
+        return get_provider(name)
+
+    result = generate_with_failover(
+        CARD, chain=["anthropic", "openai", "offline"], get_provider=broken_anthropic, on_attempt=seen.append
+    )
+
+    assert result.draft.provider == "openai"
+    assert result.fell_back_from == ["anthropic"]
+    assert [(a.provider, a.outcome) for a in seen] == [("anthropic", "permanent_error"), ("openai", "success")]
+    assert "regionu AWS" in seen[0].error_message
+
+
+def test_no_provider_or_retry_starts_after_the_deadline(servers, monkeypatch):
+    clock = {"now": 0.0}
+    calls = []
+
+    class Slow:
+        name, model = "anthropic", "m"
+
+        def generate_card(self, card):
+            calls.append("anthropic")
+            clock["now"] = 100.0  # the request took the job's remaining time
+            raise ProviderError("HTTP 529", status=529)
+
+    monkeypatch.setattr("resilience.failover.monotonic", lambda: clock["now"])
+    with pytest.raises(DeadlinePassed):
+        generate_with_failover(
+            CARD,
+            chain=["anthropic", "openai", "offline"],
+            get_provider=lambda name: Slow() if name == "anthropic" else get_provider(name),
+            deadline=50.0,
+        )
+    assert calls == ["anthropic"]  # no retry of anthropic, no openai, no offline draft

@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
         ({"DRAMATIQ_BROKER_URL": "kafka://x"}, "DRAMATIQ_BROKER_URL"),
         ({"DATABASE_URL": "postgres://x@127.0.0.1/x", "DJANGO_SECRET_KEY": ""}, "DJANGO_SECRET_KEY"),
         ({"OPENAI_PRICES": "1,2"}, "OPENAI_PRICES"),
+        # Per-user limits and breakers would silently become per process.
+        ({"DRAMATIQ_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672/", "REDIS_URL": ""}, "REDIS_URL"),
     ],
 )
 def test_malformed_setting_is_refused_at_start_up(env, message):
@@ -36,3 +38,16 @@ def test_malformed_setting_is_refused_at_start_up(env, message):
 
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and message in result.stderr
+
+
+def test_a_short_request_timeout_alone_lowers_the_idle_timeout_with_it():
+    result = subprocess.run(
+        [sys.executable, "-c", "import rndcards.settings as s; print(s.AI_REQUEST_TIMEOUT, s.AI_IDLE_TIMEOUT)"],
+        cwd=ROOT,
+        env={**os.environ, "AI_REQUEST_TIMEOUT": "5"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["5", "5"]

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand
 
 from cards.providers.registry import ProviderNotConfigured
-from cards.services import batch_generate
+from cards.services import CardsNotQueued, batch_generate
 from rndcards import cli, worker
 
 
@@ -13,14 +13,17 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("batch_id", type=int)
         parser.add_argument("--wait", action="store_true")
+        parser.add_argument(
+            "--all", action="store_true", dest="include_done", help="także gotowe karty (zastępuje teksty AI)"
+        )
         parser.add_argument("--provider", choices=["offline", "anthropic", "openai"], default="")
         parser.add_argument("--timeout", type=float, default=3600, help="sekundy czekania z --wait")
 
-    def handle(self, *args, batch_id: int, wait: bool, provider: str, timeout: float, **options):
+    def handle(self, *args, batch_id: int, wait: bool, provider: str, timeout: float, include_done: bool, **options):
         batch = cli.get_batch(batch_id)
         try:
-            queued = batch_generate(batch=batch, provider=provider)
-        except ProviderNotConfigured as exc:
+            queued = batch_generate(batch=batch, provider=provider, include_done=include_done)
+        except (ProviderNotConfigured, CardsNotQueued) as exc:
             raise cli.CommandError(str(exc)) from exc
         self.stdout.write(f"Dodano do kolejki: {queued} z {batch.projects.count()} projektów.")
         if not wait and worker.is_embedded() and queued:

@@ -9,7 +9,7 @@ from django.db import transaction
 from batches.excel import WorkbookError
 from batches.services import batch_import
 from cards.providers.registry import ProviderNotConfigured, require_configured
-from cards.services import batch_export_docx, batch_generate, fallback_counts
+from cards.services import CardsNotQueued, batch_export_docx, batch_generate, fallback_counts
 from rndcards import cli
 
 
@@ -40,7 +40,10 @@ class Command(BaseCommand):
                 batch = batch_import(content=content, owner=owner, filename=Path(input).name, name=name)
         except WorkbookError as exc:
             raise cli.workbook_error(exc, input) from exc
-        batch_generate(batch=batch, provider=provider)
+        try:
+            batch_generate(batch=batch, provider=provider)
+        except CardsNotQueued as exc:
+            raise cli.CommandError(f"{exc} Partia {batch.pk} została zaimportowana.") from exc
         progress = cli.wait_for_batch(batch, self.stdout, timeout=timeout)
         data = batch_export_docx(batch=batch)
         if data is None:

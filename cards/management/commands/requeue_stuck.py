@@ -4,7 +4,9 @@ import datetime
 
 from django.core.management.base import BaseCommand, CommandError
 
+from batches.models import Project
 from cards.services import projects_requeue_stuck
+from rndcards import cli, worker
 
 
 class Command(BaseCommand):
@@ -14,9 +16,15 @@ class Command(BaseCommand):
         parser.add_argument(
             "--older-than", type=float, default=16, metavar="MIN", help="minuty bez postępu (domyślnie 16)"
         )
+        parser.add_argument("--timeout", type=float, default=3600, help="sekundy czekania w trybie wbudowanym")
 
-    def handle(self, *args, older_than: float, **options):
+    def handle(self, *args, older_than: float, timeout: float, **options):
         if older_than < 0:
             raise CommandError("--older-than nie może być ujemne.")
-        count = projects_requeue_stuck(older_than=datetime.timedelta(minutes=older_than))
-        self.stdout.write(f"Ponownie w kolejce: {count}.")
+        ids = projects_requeue_stuck(older_than=datetime.timedelta(minutes=older_than))
+        self.stdout.write(f"Ponownie w kolejce: {len(ids)}.")
+        if ids and worker.is_embedded():
+            # Without a broker the queue lives in this process: leaving now would lose the
+            # jobs (the web server does not see this process's queue), so run them here.
+            self.stdout.write("Tryb wbudowany (bez Redisa): kolejka działa w tym procesie, więc czekam na koniec.")
+            cli.wait_for_projects(Project.objects.filter(pk__in=ids), self.stdout, timeout=timeout)
