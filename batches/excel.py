@@ -675,6 +675,24 @@ class _FormulaWithoutValue:
 
 FORMULA_WITHOUT_VALUE = _FormulaWithoutValue()
 
+MAX_ERROR_CODE_SHOWN = 20  # longest error code quoted back: Excel's own are at most 13 (#GETTING_DATA)
+
+
+@dataclass(frozen=True)
+class _CellError:
+    """Value of a cell whose saved formula result is an error (``<c t="e"><v>#N/A</v></c>``).
+
+    openpyxl reads it as the plain string "#N/A"; taken as text it would become a project
+    named "#REF!" or a responsible person "#N/A".
+    """
+
+    code: str  # as saved in the file, cleaned and cut to MAX_ERROR_CODE_SHOWN characters
+
+
+def _msg_cell_error(code: str) -> str:
+    shown = f" ({code})" if code else ""
+    return f"Komórka zawiera błąd formuły{shown} — popraw formułę albo wpisz wartość."
+
 
 @dataclass
 class _PreScan:
@@ -836,6 +854,10 @@ def _raw_row(cells, wanted: list[int], row_number: int, formulas: set[tuple[int,
             if (row_number, index) in formulas:
                 values[index] = FORMULA_WITHOUT_VALUE
             continue
+        if getattr(cell, "data_type", None) == "e":
+            code = clean_text(str(value), multiline=False)[:MAX_ERROR_CODE_SHOWN]
+            values[index] = _CellError(code)
+            continue
         if isinstance(value, str) and not value.strip():
             continue
         values[index] = value
@@ -902,6 +924,9 @@ def _validate_row(
         if value is FORMULA_WITHOUT_VALUE:
             problems.append((index, Problem(MSG_FORMULA_WITHOUT_VALUE, raw.row, header)))
             continue
+        if isinstance(value, _CellError):
+            problems.append((index, Problem(_msg_cell_error(value.code), raw.row, header)))
+            continue
         multiline = field in MULTILINE_FIELDS
         text = _to_text(value, multiline=multiline, number_format=raw.formats.get(index))
         data[field] = text
@@ -925,6 +950,9 @@ def _validate_row(
         if value is FORMULA_WITHOUT_VALUE:
             problems.append((index, Problem(MSG_FORMULA_WITHOUT_VALUE, raw.row, header)))
             continue
+        if isinstance(value, _CellError):
+            problems.append((index, Problem(_msg_cell_error(value.code), raw.row, header)))
+            continue
         if value is None or (isinstance(value, str) and not _to_text(value, multiline=False)):
             problems.append((index, Problem(_EMPTY_MESSAGES[field], raw.row, header)))
             continue
@@ -946,6 +974,13 @@ def _validate_row(
                 ),
             )
         )
+
+    # An error in an extra column is reported, not dropped: extra columns (costs, client) reach the
+    # card and the prompt, and a consultant who sees no problem assumes the value was imported.
+    for index, header in extras:
+        value = raw.values.get(index)
+        if isinstance(value, _CellError):
+            problems.append((index, Problem(_msg_cell_error(value.code), raw.row, header)))
 
     if problems:
         return None, problems

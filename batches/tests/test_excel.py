@@ -9,6 +9,7 @@ import time
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
+from xml.sax.saxutils import escape as html_escape
 
 import openpyxl
 import pytest
@@ -352,6 +353,111 @@ def test_formulas_with_cached_values_are_read_and_cached_empty_text_is_empty():
         data, "xl/worksheets/sheet1.xml", lambda xml: as_excel_saves_formulas(xml).replace("<v></v>", "<v>Druga</v>")
     )
     assert [r.name for r in parse_workbook(fixed)] == ["Z FORMUŁY", "Druga"]
+
+
+EXCEL_ERRORS = [
+    "#N/A",
+    "#REF!",
+    "#VALUE!",
+    "#DIV/0!",
+    "#NAME?",
+    "#NULL!",
+    "#NUM!",
+    "#SPILL!",
+    "#CALC!",
+    "#GETTING_DATA",
+]
+
+
+def error_cells_xlsx(rows, headers=None) -> bytes:
+    """Like make_xlsx, but a value given as ("e", "#N/A") is written as a cached formula error."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Projekty"
+    ws.append(list(HEADERS if headers is None else headers))
+    for row_number, row in enumerate(rows, start=2):
+        for column, value in enumerate(row, start=1):
+            cell = ws.cell(row=row_number, column=column)
+            if isinstance(value, tuple):
+                cell.value = value[1]
+                cell.data_type = "e"  # openpyxl guesses "e" only for the seven classic codes
+            else:
+                cell.value = value
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+def error_message(code):
+    return f"Komórka zawiera błąd formuły ({code}) — popraw formułę albo wpisz wartość."
+
+
+def test_cached_formula_errors_in_required_columns_are_reported_per_cell_not_imported():
+    codes = iter(EXCEL_ERRORS)
+    rows = [[("e", next(codes)) for _ in HEADERS[:5]] + ["Jan Kowalski"], good_row()]
+    rows[1][5] = ("e", next(codes))
+    rows.append(good_row(name=("e", next(codes)), start_date=("e", next(codes))))
+    rows.append(good_row(end_date=("e", next(codes)), goal=("e", next(codes))))
+    data = error_cells_xlsx(rows)
+    sheet = zipfile.ZipFile(io.BytesIO(data)).read("xl/worksheets/sheet1.xml").decode()
+    for code in EXCEL_ERRORS:  # the file really holds error cells, not text
+        assert f"<v>{code}</v>" in sheet and f't="e"><v>{code}</v>' in sheet
+
+    problems = problems_of(data)
+
+    assert [(p.row, p.column, p.message) for p in problems] == [
+        (2, "Nazwa projektu", error_message("#N/A")),
+        (2, "Opis", error_message("#REF!")),
+        (2, "Data rozpoczęcia", error_message("#VALUE!")),
+        (2, "Data zakończenia", error_message("#DIV/0!")),
+        (2, "Cel projektu", error_message("#NAME?")),
+        (3, "Osoba odpowiedzialna", error_message("#NULL!")),
+        (4, "Nazwa projektu", error_message("#NUM!")),
+        (4, "Data rozpoczęcia", error_message("#SPILL!")),
+        (5, "Data zakończenia", error_message("#CALC!")),
+        (5, "Cel projektu", error_message("#GETTING_DATA")),
+    ]
+    assert str(problems[0]) == f"Wiersz 2, kolumna „Nazwa projektu”: {error_message('#N/A')}"
+
+
+def test_cached_formula_error_is_reported_under_the_header_as_written():
+    headers = ["  NAZWA projektu ", *HEADERS[1:]]
+    problem = only_problem(error_cells_xlsx([good_row(name=("e", "#REF!"))], headers))
+    assert (problem.row, problem.column, problem.message) == (2, "NAZWA projektu", error_message("#REF!"))
+
+
+def test_cached_formula_error_in_an_extra_column_is_reported_not_kept_as_data():
+    headers = [*HEADERS, "Koszty kwalifikowane (PLN)", "Klient"]
+    data = error_cells_xlsx([good_row() + [("e", "#DIV/0!"), "ACME"], good_row() + [412000, ("e", "#N/A")]], headers)
+
+    problems = problems_of(data)
+
+    assert [(p.row, p.column, p.message) for p in problems] == [
+        (2, "Koszty kwalifikowane (PLN)", error_message("#DIV/0!")),
+        (3, "Klient", error_message("#N/A")),
+    ]
+
+
+def test_text_that_only_looks_like_an_error_code_is_kept_as_text():
+    # A value typed as text (Excel: '#N/A) is not a formula error; only t="e" cells are.
+    data = make_xlsx([good_row(responsible_person="#N/A")])
+    data = rewrite_part(
+        data,
+        "xl/worksheets/sheet1.xml",
+        lambda xml: xml.replace('t="e"><v>#N/A</v>', 't="inlineStr"><is><t>#N/A</t></is>'),
+    )
+    assert parse_workbook(data)[0].responsible_person == "#N/A"
+
+
+def test_hostile_error_cell_text_is_cleaned_and_cut_in_the_message():
+    data = make_xlsx([good_row(name="#N/A")])
+    hostile = "#<b>X</b>" + "Y" * 500
+    data = rewrite_part(
+        data, "xl/worksheets/sheet1.xml", lambda xml: xml.replace("<v>#N/A</v>", f"<v>{html_escape(hostile)}</v>")
+    )
+    problem = only_problem(data)
+    assert problem.column == "Nazwa projektu"
+    assert problem.message == error_message("#X" + "Y" * 18)
 
 
 # --------------------------------------------------------------------------- broken and hostile files
