@@ -9,7 +9,7 @@ from django.db.models import Count, F, Q
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_safe
 
 from batches import excel
 from batches.forms import UploadForm
@@ -57,10 +57,14 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _dashboard(request, UploadForm())
 
 
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def batch_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Import an uploaded workbook, or show every problem found in it."""
+    if request.method != "POST":
+        # A rejected upload leaves this address in the address bar; reloading it (or opening
+        # it from history) should land on the upload form, not on an error page.
+        return redirect("dashboard")
     form = UploadForm(request.POST, request.FILES)
     if not form.is_valid():
         return _dashboard(request, form, status=413 if form.too_large else 400)

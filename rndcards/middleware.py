@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
+from django.template.loader import render_to_string
 
 
 class HtmxLoginRequiredMiddleware:
@@ -26,4 +27,22 @@ class HtmxLoginRequiredMiddleware:
             return HttpResponse(
                 "Sesja wygasła — zaloguj się ponownie.", status=401, content_type="text/plain; charset=utf-8"
             )
+        return response
+
+
+class MethodNotAllowedPageMiddleware:
+    """Give Django's empty 405 (``require_POST``, ``LogoutView`` on GET) a Polish page.
+
+    Reached by following a link or reloading the address a form was posted to; the bare
+    405 shows a blank page. The ``Allow`` header stays as the view set it.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code == 405 and not response.streaming and not response.content:
+            response.content = render_to_string("405.html", request=request)
+            response["Content-Type"] = "text/html; charset=utf-8"
         return response

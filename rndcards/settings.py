@@ -97,6 +97,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "rndcards.middleware.HtmxLoginRequiredMiddleware",
+    "rndcards.middleware.MethodNotAllowedPageMiddleware",
 ]
 
 ROOT_URLCONF = "rndcards.urls"

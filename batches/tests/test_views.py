@@ -214,13 +214,16 @@ def test_upload_larger_than_the_limit_is_413(client, owner, case_bytes, settings
     assert not Batch.objects.exists()
 
 
-def test_upload_requires_login_and_post(client, owner, case_bytes):
+def test_upload_requires_login_and_a_get_only_goes_back_to_the_dashboard(client, owner, case_bytes):
     response = upload(client, case_bytes("projekty-demo.xlsx"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
     assert not Batch.objects.exists()
     client.force_login(owner)
-    assert client.get(reverse("batch_upload")).status_code == 405
+    response = client.get(reverse("batch_upload"), {"file": "x"})
+    assert (response.status_code, response["Location"]) == (302, reverse("dashboard"))
+    assert client.put(reverse("batch_upload")).status_code == 405
+    assert not Batch.objects.exists()
 
 
 # --------------------------------------------------------------------------- batch page
