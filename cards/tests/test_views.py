@@ -496,3 +496,46 @@ def test_generate_all_says_in_polish_when_the_queue_is_away(client, owner, batch
     assert response.status_code == 200
     assert "Kolejka zadań jest chwilowo niedostępna" in response.content.decode()
     assert not batch.projects.filter(status=Project.Status.QUEUED).exists()
+
+
+def test_export_file_name_has_an_ascii_fallback_beside_the_polish_name(client, owner, make_batch):
+    batch = make_batch(owner, projects=1, name="Zakład Łódź — ŻÓŁW ąćęłńóśźż 2024")
+    generate_now(batch.projects.get())
+    client.force_login(owner)
+    response = client.get(reverse("batch_export", args=[batch.pk]))
+    assert response["Content-Disposition"] == (
+        'attachment; filename="Zaklad Lodz _ ZOLW acelnoszz 2024.docx"; '
+        "filename*=utf-8''" + quote("Zakład Łódź — ŻÓŁW ąćęłńóśźż 2024.docx", safe="")
+    )
+
+
+def test_export_file_name_loses_bidi_and_other_format_characters_that_could_spoof_the_extension(
+    client, owner, make_batch
+):
+    batch = make_batch(owner, projects=1, name="Karta\u202excod.exe\u200e\u2066\u200b\ufeff\u00ad Łódź")
+    generate_now(batch.projects.get())
+    client.force_login(owner)
+    disposition = client.get(reverse("batch_export", args=[batch.pk]))["Content-Disposition"]
+    assert disposition == (
+        "attachment; filename=\"Kartaxcod.exe Lodz.docx\"; filename*=utf-8''"
+        + quote("Kartaxcod.exe Łódź.docx", safe="")
+    )
+
+
+def test_export_of_a_plain_ascii_name_sends_only_filename_and_quotes_never_leak(client, owner, make_batch):
+    batch = make_batch(owner, projects=1, name='Karty "2024" \\ klient')
+    generate_now(batch.projects.get())
+    client.force_login(owner)
+    disposition = client.get(reverse("batch_export", args=[batch.pk]))["Content-Disposition"]
+    assert disposition == 'attachment; filename="Karty 2024 klient.docx"'
+
+
+@pytest.mark.parametrize(("name", "ascii_name"), [("项目 2024", "__ 2024.docx"), ("项目", "karty-projektow-B+R.docx")])
+def test_export_of_a_name_without_latin_letters_gets_a_usable_ascii_filename(
+    client, owner, make_batch, name, ascii_name
+):
+    batch = make_batch(owner, projects=1, name=name)
+    generate_now(batch.projects.get())
+    client.force_login(owner)
+    disposition = client.get(reverse("batch_export", args=[batch.pk]))["Content-Disposition"]
+    assert disposition == f"attachment; filename=\"{ascii_name}\"; filename*=utf-8''" + quote(f"{name}.docx", safe="")
