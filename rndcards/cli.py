@@ -15,12 +15,10 @@ from batches.models import Batch
 EXIT_INVALID_INPUT = 2
 
 
-def get_user(username: str, *, create: bool = False) -> User:
-    user = User.objects.filter(username=username).first()
-    if user is not None:
-        return user
-    if not create:
-        raise CommandError(f"Nie ma użytkownika „{username}”. Utwórz go (np. create_demo_user) albo podaj inny --user.")
+OPERATOR_USERNAME = "operator"  # make_cards' default owner, the only account a command creates
+
+
+def _check_username(username: str) -> None:
     try:
         User.username_validator(username)
         if not username or len(username) > 150:
@@ -29,6 +27,26 @@ def get_user(username: str, *, create: bool = False) -> User:
         raise CommandError(
             f"„{username}” nie może być nazwą użytkownika: 1–150 znaków, litery, cyfry i @ . + - _."
         ) from None
+
+
+def get_user(username: str, *, create: bool = False) -> User:
+    """The user named ``username``; with ``create`` a login-less account is made if missing.
+
+    Only make_cards' default operator account is created on the fly: an explicitly named user
+    that does not exist is almost always a typo, and a new account would hide the batch from
+    the consultant who meant to receive it.
+    """
+    user = User.objects.filter(username=username).first()
+    if user is not None:
+        return user
+    _check_username(username)
+    if not create:
+        raise CommandError(
+            f"Nie ma użytkownika „{username}”. Sprawdź pisownię albo najpierw utwórz konto:\n"
+            f"  - manage.py create_demo_user --username {username}  (konsultant z hasłem do logowania),\n"
+            "  - manage.py createsuperuser  (administrator),\n"
+            "  - albo w panelu administracyjnym /admin/ → Użytkownicy → Dodaj."
+        )
     user = User(username=username)
     user.set_unusable_password()  # an operator's account: batches only, no browser login
     user.save()

@@ -114,14 +114,65 @@ def test_create_demo_user_prints_a_login_that_works_and_is_stable(db, settings, 
     assert len(password) >= 8 and any(c.isupper() for c in password) and any(c.isdigit() for c in password)
 
 
-def test_make_cards_with_a_rejected_file_creates_no_user_either(db, tmp_path):
+def test_make_cards_with_a_rejected_file_creates_no_operator_account_either(db, tmp_path):
     with pytest.raises(CommandError) as caught:
-        call_command(
-            "make_cards", str(CASES / "bledy-walidacji.xlsx"), "--output", str(tmp_path / "x.docx"), "--user", "nowy"
-        )
+        call_command("make_cards", str(CASES / "bledy-walidacji.xlsx"), "--output", str(tmp_path / "x.docx"))
 
     assert caught.value.returncode == 2
-    assert not User.objects.filter(username="nowy").exists()
+    assert not User.objects.exists()
+
+
+def test_make_cards_with_a_mistyped_user_fails_before_anything_is_created(db, tmp_path, owner):
+    with pytest.raises(CommandError) as caught:
+        call_command(
+            "make_cards",
+            str(CASES / "projekty-demo.xlsx"),
+            "--output",
+            str(tmp_path / "x.docx"),
+            "--user",
+            "konsultnat",
+            "--timeout",  # without the fix nothing would generate the cards: fail fast, not in an hour
+            "1",
+        )
+
+    message = str(caught.value)
+    assert message.startswith("Nie ma użytkownika „konsultnat”.")
+    assert "create_demo_user --username konsultnat" in message and "createsuperuser" in message
+    assert "/admin/" in message
+    assert list(User.objects.values_list("username", flat=True)) == [owner.username]
+    assert Batch.objects.count() == 0 and not (tmp_path / "x.docx").exists()
+
+
+def test_make_cards_files_the_batch_under_an_existing_named_user(worker, owner, tmp_path):
+    call_command(
+        "make_cards",
+        str(CASES / "arkusz-drugi.xlsx"),
+        "--output",
+        str(tmp_path / "x.docx"),
+        "--user",
+        owner.username,
+        "--provider",
+        "offline",
+    )
+
+    assert Batch.objects.get().owner == owner
+    assert list(User.objects.values_list("username", flat=True)) == [owner.username]
+
+
+def test_make_cards_without_user_creates_the_login_less_operator_once(worker, tmp_path):
+    for _ in range(2):
+        call_command(
+            "make_cards",
+            str(CASES / "arkusz-drugi.xlsx"),
+            "--output",
+            str(tmp_path / "x.docx"),
+            "--provider",
+            "offline",
+        )
+
+    operator = User.objects.get()
+    assert operator.username == "operator" and not operator.has_usable_password()
+    assert Batch.objects.filter(owner=operator).count() == 2
 
 
 @pytest.mark.parametrize("username", ["", "ze spacją", "x" * 151])

@@ -19,12 +19,19 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("input")
         parser.add_argument("--output", required=True)
-        parser.add_argument("--user", default="operator", help="właściciel partii (tworzony, jeśli go nie ma)")
+        parser.add_argument(
+            "--user",
+            default=None,
+            help=f"właściciel partii: istniejący użytkownik (bez --user: konto „{cli.OPERATOR_USERNAME}”, "
+            "tworzone, jeśli go nie ma)",
+        )
         parser.add_argument("--name", default="")
         parser.add_argument("--provider", choices=["offline", "anthropic", "openai"], default="")
         parser.add_argument("--timeout", type=float, default=3600, help="sekundy czekania na karty")
 
-    def handle(self, *args, input: str, output: str, user: str, name: str, provider: str, timeout: float, **options):
+    def handle(
+        self, *args, input: str, output: str, user: str | None, name: str, provider: str, timeout: float, **options
+    ):
         started = time.monotonic()
         # Everything that can be checked is checked before anything is created.
         content = cli.read_input(input)
@@ -34,9 +41,15 @@ class Command(BaseCommand):
                 require_configured(provider)
             except ProviderNotConfigured as exc:
                 raise cli.CommandError(str(exc)) from exc
+        # Only the default operator account is created on the fly: another name that does not
+        # exist is a typo, and must fail here, before anything is created.
+        username = cli.OPERATOR_USERNAME if user is None else user
+        is_operator = username == cli.OPERATOR_USERNAME
+        owner = None if is_operator else cli.get_user(username)
         try:
-            with transaction.atomic():  # a rejected file leaves no new user behind either
-                owner = cli.get_user(user, create=True)
+            with transaction.atomic():  # a rejected file leaves no new operator account behind either
+                if owner is None:
+                    owner = cli.get_user(username, create=True)
                 batch = batch_import(content=content, owner=owner, filename=Path(input).name, name=name)
         except WorkbookError as exc:
             raise cli.workbook_error(exc, input) from exc
