@@ -114,6 +114,88 @@ def test_create_demo_user_prints_a_login_that_works_and_is_stable(db, settings, 
     assert len(password) >= 8 and any(c.isupper() for c in password) and any(c.isdigit() for c in password)
 
 
+def _demo(capsys, *args) -> str:
+    call_command("create_demo_user", *args)
+    return capsys.readouterr().out
+
+
+def _printed_password(out: str) -> str:
+    return out.split("Hasło: ")[1].strip()
+
+
+def test_create_demo_user_keeps_each_databases_password_apart(db, settings, tmp_path, capsys, monkeypatch):
+    from django.db import connection
+
+    settings.BASE_DIR = tmp_path
+    first = _printed_password(_demo(capsys))  # "SQLite"
+    User.objects.filter(username="demo").delete()
+    monkeypatch.setitem(connection.settings_dict, "NAME", "rndcards-na-postgresie")
+    other = _printed_password(_demo(capsys))  # the other database: a fresh demo account
+    monkeypatch.undo()
+    user = User.objects.get(username="demo")
+    user.set_password(first)  # the first database's account, as it still is there
+    user.save()
+
+    assert _demo(capsys) == f"Login: demo\nHasło: {first}\n"
+    assert User.objects.get(username="demo").check_password(first)
+    assert other != first
+    assert len(list((tmp_path / "var").glob("demo-*.password"))) == 2
+
+
+def test_create_demo_user_does_not_reset_a_password_the_user_changed(db, settings, tmp_path, capsys):
+    settings.BASE_DIR = tmp_path
+    _demo(capsys)
+    user = User.objects.get(username="demo")
+    user.set_password("Moje-Nowe-Haslo-7")
+    user.save()
+
+    out = _demo(capsys)
+
+    assert out.startswith("Login: demo\n")
+    assert "Hasło: " not in out
+    assert "zostało zmienione" in out and "create_demo_user --username demo --reset" in out
+    assert User.objects.get(username="demo").check_password("Moje-Nowe-Haslo-7")
+
+    reset = _printed_password(_demo(capsys, "--reset"))
+    assert reset != "Moje-Nowe-Haslo-7" and User.objects.get(username="demo").check_password(reset)
+    assert _printed_password(_demo(capsys)) == reset
+
+
+def test_create_demo_user_adopts_the_password_file_written_before_files_were_per_database(
+    db, settings, tmp_path, capsys
+):
+    settings.BASE_DIR = tmp_path
+    User.objects.create_user("demo", password="Stare-Haslo-1")
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "demo.password").write_text("Stare-Haslo-1\n")
+
+    assert _demo(capsys) == "Login: demo\nHasło: Stare-Haslo-1\n"
+    assert _demo(capsys) == "Login: demo\nHasło: Stare-Haslo-1\n"
+
+
+def test_create_demo_user_for_an_existing_account_without_a_stored_password_changes_nothing(
+    db, settings, tmp_path, capsys
+):
+    settings.BASE_DIR = tmp_path
+    User.objects.create_user("demo", password="Czyjes-Haslo-2")
+
+    out = _demo(capsys)
+
+    assert "Hasło: " not in out and "--reset" in out
+    assert User.objects.get(username="demo").check_password("Czyjes-Haslo-2")
+
+
+@pytest.mark.parametrize("username", ["../poza", "..", ".ukryty", "a/b", "ze spacją", "", "x" * 151, "a\x00b"])
+def test_create_demo_user_refuses_a_user_name_that_is_not_a_safe_file_name(db, settings, tmp_path, capsys, username):
+    settings.BASE_DIR = tmp_path / "projekt"
+
+    with pytest.raises(CommandError, match="nie może być nazwą konta demo"):
+        call_command("create_demo_user", "--username", username)
+
+    assert not User.objects.exists()
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
 def test_make_cards_with_a_rejected_file_creates_no_operator_account_either(db, tmp_path):
     with pytest.raises(CommandError) as caught:
         call_command("make_cards", str(CASES / "bledy-walidacji.xlsx"), "--output", str(tmp_path / "x.docx"))
