@@ -52,6 +52,11 @@ class SectionForm(forms.Form):
         },
     )
 
+    # The section's version when the editor was opened: a save over a newer version (another
+    # tab, a regeneration) is stopped unless the consultant chooses to overwrite it.
+    base_version = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+    overwrite = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
     def clean_text(self) -> str:
         text = self.cleaned_data["text"]
         if not html_to_text(sanitize_html(text)).strip():
@@ -59,10 +64,18 @@ class SectionForm(forms.Form):
         return text
 
 
+class CleanTextField(forms.CharField):
+    """Text with control and invisible characters removed before the length is checked,
+    so the limit counts what the consultant sees (and what reaches the model)."""
+
+    def to_python(self, value):
+        return clean_text(super().to_python(value)).strip()
+
+
 class SectionRegenerateForm(forms.Form):
     """The consultant's hints and model for regenerating one section."""
 
-    hints = forms.CharField(
+    hints = CleanTextField(
         label=_("Uwagi dla modelu (opcjonalnie)"),
         max_length=MAX_HINTS_CHARS,
         required=False,

@@ -358,7 +358,7 @@ def numbers_in(text: str) -> list[tuple[str, set[str], int]]:
 _PLACEHOLDER_RE = re.compile(r"\[\s*DO\s+WERYFIKACJI\s*\]", re.I)
 
 _ROUTINE = re.compile(
-    r"(?i)\b(rutynow\w*|okresow\w*|aktualizacj\w*|utrzymani\w*|serwis\w*|konserwacj\w*|napraw\w*"
+    r"(?i)\b(rutynow\w*|okresow\w*|aktualizacj\w*|utrzymani\w*|serwis\w*|konserwacj\w*|napraw(?!dę)\w*"
     r"|usuwani\w*\s+błęd\w*|wdrożeni\w*\s+gotow\w*|zakup\w*\s+licencj\w*|konfiguracj\w*|parametryzacj\w*"
     r"|migracj\w*\s+danych|dostosowani\w*\s+do\s+(?:nowych\s+|zmienionych\s+)?przepis\w*|remont\w*)"
 )
@@ -371,7 +371,12 @@ _DISTINGUISHED = re.compile(
 
 _FOREIGN = (
     re.compile(r"\b(HMRC|IRS|CRA|SR&ED|SRED|QRE|QREs|RDEC)\b"),
-    re.compile(r"(?i)\btax\s+credits?\b|\b(?:4|four)[- ]part\s+test\b|\bproxy\b"),
+    # "proxy" alone is an ordinary IT word (a proxy server); as a foreign tax term it comes
+    # with its method ("proxy method", "metoda proxy").
+    re.compile(
+        r"(?i)\btax\s+credits?\b|\b(?:4|four)[- ]part\s+test\b"
+        r"|\bproxy\s+(?:method|approach|rate|calculation)\b|\bmetod\w*\s+proxy\b"
+    ),
 )
 
 _FILLER = re.compile(

@@ -380,11 +380,30 @@ def sections_apply_draft(*, project: Project, draft: CardDraft) -> None:
     project_rescore(project=project)
 
 
-def section_update(*, section: Section, text: str, author: User) -> Section:
-    """Save a consultant's edit of one section (sanitized HTML); an approved card is refused."""
+class SectionConflict(Exception):
+    """The section changed since the editor was opened (another tab, a regeneration)."""
+
+    def __str__(self) -> str:
+        return (
+            "Ta sekcja została w międzyczasie zmieniona (w innej karcie przeglądarki albo przez ponowne "
+            "generowanie). Twój tekst jest nadal w edytorze: kliknij „Zapisz mimo to”, aby go zapisać "
+            "(poprzednia treść zostanie w historii sekcji), albo „Anuluj”, aby zobaczyć obecną wersję."
+        )
+
+
+def section_update(*, section: Section, text: str, author: User, base_version: int | None = None) -> Section:
+    """Save a consultant's edit of one section (sanitized HTML); an approved card is refused,
+    and so is a save over a version newer than `base_version` (the one the editor showed).
+    Saving a manual section's text unchanged makes no new version."""
+    text = sanitize_html(text)
     with transaction.atomic():
         card_check_unlocked(project=section.project)
-        section_write(section=section, text=sanitize_html(text), origin=Section.Origin.MANUAL, author=author)
+        current = Section.objects.select_for_update().values("version", "text", "origin").get(pk=section.pk)
+        if base_version is not None and current["version"] != base_version:
+            raise SectionConflict()
+        if current["text"] == text and current["origin"] == Section.Origin.MANUAL:
+            return section
+        section_write(section=section, text=text, origin=Section.Origin.MANUAL, author=author)
     project_rescore(project=section.project)
     return section
 
@@ -485,6 +504,28 @@ def section_regenerate(*, section: Section, hints: str, model: str, author: User
     return True
 
 
+_OUTCOME_PL = {
+    "rate_limited": "limit zapytań u dostawcy",
+    "retryable_error": "chwilowy błąd dostawcy",
+    "permanent_error": "błąd, którego ponowienie nie pomoże",
+    "invalid_answer": "niepoprawna odpowiedź modelu",
+    "breaker_open": "dostawca tymczasowo wyłączony po serii błędów",
+}
+
+
+def attempts_summary(attempts) -> str:
+    """Each provider tried, in order, with why it gave nothing — in Polish, for the consultant
+    (the SDKs' English messages stay in the GenerationAttempt records for admins)."""
+    last: dict[str, Attempt] = {}
+    for attempt in attempts:
+        last.pop(attempt.provider, None)
+        last[attempt.provider] = attempt
+    order = list(dict.fromkeys(a.provider for a in attempts))
+    return "; ".join(
+        f"{PROVIDER_LABELS.get(name, name)}: {_OUTCOME_PL.get(str(last[name].outcome), 'błąd')}" for name in order
+    )
+
+
 SECTION_FAILED_MESSAGE = (
     "Nie udało się wygenerować sekcji ({reason}). Treść sekcji pozostała bez zmian — "
     "spróbuj ponownie za chwilę albo wybierz inny model."
@@ -534,9 +575,7 @@ def section_regenerate_run(*, section_id: int, token: str, deadline: float | Non
         section_regenerate_mark(section_id=section_id, token=token, message=SECTION_TIMEOUT_MESSAGE)
         return False
     except FailoverExhausted as exc:
-        reasons = "; ".join(
-            f"{PROVIDER_LABELS.get(a.provider, a.provider)}: {a.error_message}" for a in exc.attempts[-2:]
-        )
+        reasons = attempts_summary(exc.attempts)
         section_regenerate_mark(
             section_id=section_id,
             token=token,
@@ -763,7 +802,9 @@ def card_document(project: Project) -> "CardDoc":
         end_date=project.end_date,
         responsible_person=project.responsible_person,
         sections=tuple((s.heading, s.text, s.key) for s in sections),
-        note=OFFLINE_NOTE if project.is_offline_draft else "",
+        # What the sections are now, not how the card was first made: sections regenerated
+        # by AI or rewritten by hand are no longer a draft without AI.
+        note=OFFLINE_NOTE if any(s.origin == Section.Origin.OFFLINE for s in sections) else "",
         row_number=project.row_number,
     )
 
@@ -777,7 +818,7 @@ def batch_export_docx(*, batch: Batch) -> bytes | None:
     cards = tuple(card_document(p) for p in projects if p.sections.all())
     if not cards:
         return None
-    return render_batch(BatchDoc(name=batch.name, created=timezone.localdate(), cards=cards))
+    return render_batch(BatchDoc(name=batch.name, created=timezone.localdate(), cards=cards, client=batch.client_name))
 
 
 def batch_export_xlsx(*, batch: Batch) -> bytes:

@@ -210,13 +210,26 @@ def section_save(request: AuthenticatedHttpRequest, pk: int, key: str) -> HttpRe
         return _project_page(
             request, section.project, partial="section-edit", editing=key, section=section, form=form, status=422
         )
+    data = form.cleaned_data
     try:
-        services.section_update(section=section, text=form.cleaned_data["text"], author=request.user)
-    except services.CardLocked as exc:
+        services.section_update(
+            section=section,
+            text=data["text"],
+            author=request.user,
+            base_version=None if data["overwrite"] else data["base_version"],
+        )
+    except (services.CardLocked, services.SectionConflict) as exc:
         # The text stays in the editor: nothing the consultant typed is lost.
         form.add_error("text", str(exc))
         return _project_page(
-            request, section.project, partial="section-edit", editing=key, section=section, form=form, status=422
+            request,
+            section.project,
+            partial="section-edit",
+            editing=key,
+            section=section,
+            form=form,
+            status=422,
+            panel_context={"conflict": isinstance(exc, services.SectionConflict)},
         )
     if not request.htmx:
         messages.success(request, _("Zapisano sekcję „%(heading)s”.") % {"heading": section.heading})

@@ -52,6 +52,7 @@ class BatchDoc:
     name: str
     created: datetime.date
     cards: tuple[CardDoc, ...]
+    client: str = ""  # the client's name, on the title page when known
 
 
 # --------------------------------------------------------------------------- text
@@ -869,7 +870,11 @@ def _write_title_page(builder: _Builder, doc: BatchDoc) -> None:
     subtitle = builder.paragraph("Subtitle")
     subtitle.alignment = WD_ALIGN_PARAGRAPH.CENTER
     _add_run(subtitle, SUBTITLE)
-    for text in (f"Data utworzenia: {format_date(doc.created)}", f"Liczba projektów: {len(doc.cards)}"):
+    lines = [f"Data utworzenia: {format_date(doc.created)}", f"Liczba projektów: {len(doc.cards)}"]
+    client = safe_text(doc.client, single_line=True)
+    if client:
+        lines.insert(0, f"Klient: {client}")
+    for text in lines:
         paragraph = builder.paragraph()
         paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
         _add_run(paragraph, text).font.size = Pt(12)

@@ -172,6 +172,15 @@ def test_title_page_shows_batch_name_subtitle_date_and_project_count():
     assert all(p.style.name != "Heading 1" for p in document.paragraphs[:first_heading])
 
 
+def test_title_page_names_the_client_when_the_batch_has_one():
+    import dataclasses
+
+    with_client = dataclasses.replace(make_batch(2), client="ACME Sp. z o.o.\x07")
+    texts = [p.text for p in read(render_batch(with_client)).paragraphs[:7]]
+    assert "Klient: ACME Sp. z o.o." in texts
+    assert not any(t.startswith("Klient:") for t in (p.text for p in read(render_batch(make_batch(2))).paragraphs[:7]))
+
+
 def test_toc_and_every_card_start_on_a_new_page_and_nothing_follows_the_last_card():
     document = read(render_batch(make_batch(4)))
     assert page_breaks(document) == 5  # the table of contents, then the four cards

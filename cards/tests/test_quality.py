@@ -259,10 +259,22 @@ def test_expert_opinion_from_a_scientific_institution_is_fine():
 
 
 def test_a_foreign_term_the_input_itself_uses_is_the_projects_own():
-    card = dataclasses.replace(INPUT, description=INPUT.description + " Dane z kamer przechodzą przez serwer proxy.")
-    sections = spoil("opis_projektu", "Wyniki są zapisywane", "Obraz trafia przez serwer proxy. Wyniki są zapisywane")
+    card = dataclasses.replace(INPUT, description=INPUT.description + " Koszty przypisano metodą proxy.")
+    sections = spoil("opis_projektu", "Wyniki są zapisywane", "Koszty przypisano metodą proxy. Wyniki są zapisywane")
     assert not failed(card_quality(card, sections), "J1")
     assert failed(card_quality(INPUT, sections), "J1")
+
+
+def test_a_proxy_server_is_not_a_foreign_tax_term():
+    sections = spoil("opis_projektu", "Wyniki są zapisywane", "Obraz trafia przez serwer proxy. Wyniki są zapisywane")
+    assert not failed(card_quality(INPUT, sections), "J1")
+
+
+def test_naprawde_is_not_routine_repair_work():
+    sections = spoil("cel_projektu", "Celem", "Nie było naprawdę wiadomo, czy się uda. Celem")
+    report = card_quality(INPUT, sections)
+    assert not failed(report, "R1")
+    assert failed(card_quality(INPUT, spoil("cel_projektu", "Celem", "Naprawa maszyn. Celem")), "R1")
 
 
 def test_amounts_written_with_spaces_or_in_thousands_match_the_input():

@@ -561,6 +561,9 @@ def test_a_failed_regeneration_keeps_the_text_and_says_what_to_do(client, owner,
     assert section.regen_state == Section.RegenState.FAILED
     assert "Nie udało się wygenerować sekcji" in section.regen_message
     assert "Treść sekcji pozostała bez zmian" in section.regen_message
+    # Both providers tried are named, the chosen one first, in Polish (no SDK text).
+    assert "GPT (OpenAI): chwilowy błąd dostawcy; Claude (Anthropic): chwilowy błąd dostawcy" in section.regen_message
+    assert "HTTP" not in section.regen_message and "Error" not in section.regen_message
     # Every provider call was recorded; the offline draft did not replace the text.
     providers = set(
         GenerationAttempt.objects.filter(project=project, section_key=KEY).values_list("provider", flat=True)
@@ -765,3 +768,11 @@ def test_a_revert_and_a_section_regeneration_rescore_the_card(project, owner):
     assert services.section_regenerate_run(section_id=section.pk, token=token)
     project.refresh_from_db()
     assert project.quality_score is not None and project.quality_checks
+
+
+def test_invisible_characters_do_not_count_towards_the_hint_limit(client, owner, project):
+    client.force_login(owner)
+    hints = "\u200b" * 5 + "a" * 999
+    response = client.post(url("section_regenerate", project), {"hints": hints, "model": "offline"}, **HX)
+    assert response.status_code == 200
+    assert section_of(project).regen_hints == "a" * 999

@@ -539,3 +539,57 @@ def test_export_of_a_name_without_latin_letters_gets_a_usable_ascii_filename(
     client.force_login(owner)
     disposition = client.get(reverse("batch_export", args=[batch.pk]))["Content-Disposition"]
     assert disposition == f"attachment; filename=\"{ascii_name}\"; filename*=utf-8''" + quote(f"{name}.docx", safe="")
+
+
+@pytest.mark.parametrize("headers", [{}, HX])
+def test_a_save_over_a_newer_version_keeps_the_text_and_offers_to_overwrite(client, owner, project, headers):
+    section = project.sections.get(key="cel_projektu")
+    opened_at = section.version
+    services.section_update(section=section, text="<div>Zapisane w drugiej karcie</div>", author=owner)
+    client.force_login(owner)
+    mine = "<div>Mój tekst z pierwszej karty</div>"
+
+    response = client.post(section_url("section_save", project), {"text": mine, "base_version": opened_at}, **headers)
+
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert "Mój tekst z pierwszej karty" in html and "została w międzyczasie zmieniona" in html
+    assert "Zapisz mimo to" in html
+    assert "Zapisane w drugiej karcie" in project.sections.get(key="cel_projektu").text
+
+    response = client.post(
+        section_url("section_save", project), {"text": mine, "base_version": opened_at, "overwrite": "1"}, **headers
+    )
+    assert response.status_code in (200, 302)
+    section = project.sections.get(key="cel_projektu")
+    assert "Mój tekst z pierwszej karty" in section.text
+    assert "Zapisane w drugiej karcie" in section.versions.order_by("-number")[1].text  # kept in history
+
+
+def test_the_editor_carries_the_version_it_was_opened_at(client, owner, project):
+    section = project.sections.get(key="cel_projektu")
+    client.force_login(owner)
+    html = client.get(section_url("section_edit", project), **HX).content.decode()
+    assert f'name="base_version" value="{section.version}"' in html
+
+
+def test_saving_a_manual_section_unchanged_makes_no_new_version(client, owner, project):
+    section = project.sections.get(key="cel_projektu")
+    services.section_update(section=section, text="<div>Tekst</div>", author=owner)
+    count = section.versions.count()
+    client.force_login(owner)
+
+    for _ in range(3):
+        response = client.post(section_url("section_save", project), {"text": "<div>Tekst</div>"}, **HX)
+        assert response.status_code == 200
+
+    assert section.versions.count() == count
+
+
+def test_the_offline_note_in_the_export_follows_the_sections_not_the_first_generation(owner, project):
+    # `project` fixture: a card generated offline.
+    assert services.card_document(project).note == services.OFFLINE_NOTE
+    for section in project.sections.all():
+        services.section_update(section=section, text=f"<div>Tekst konsultanta {section.key}</div>", author=owner)
+    project.refresh_from_db()
+    assert services.card_document(project).note == ""

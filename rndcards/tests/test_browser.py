@@ -135,6 +135,20 @@ def test_saving_after_the_session_ended_keeps_the_text_and_says_why(page, owner,
     page.locator("#client-error").get_by_text("Sesja wygasła").wait_for()
     assert "Tekst, którego nie wolno zgubić" in page.locator("#section-rezultaty trix-editor").inner_text()
 
+    # As the message advises: log in again in another tab (a new CSRF token), then save here.
+    other = page.context.new_page()
+    other.goto("/login/")
+    other.fill("input[name=username]", owner.username)
+    other.fill("input[name=password]", "Haslo-Testowe-1")
+    other.click("button[type=submit]")
+    other.get_by_role("button", name="Importuj projekty").wait_for()
+    other.close()
+    page.locator("#section-rezultaty").get_by_role("button", name="Zapisz").click()
+
+    page.locator("#section-rezultaty").get_by_text("Tekst, którego nie wolno zgubić").wait_for()
+    page.locator("#section-rezultaty").get_by_role("link", name="Edytuj").wait_for()
+    assert "Tekst, którego nie wolno zgubić" in project.sections.get(key="rezultaty").text
+
 
 def test_consultant_reviews_a_card_edits_regenerates_compares_reverts_and_approves(
     page, owner, make_batch, transactional_db
@@ -209,3 +223,29 @@ def test_consultant_reviews_a_card_edits_regenerates_compares_reverts_and_approv
     assert page.get_by_role("link", name="Generuj sekcję").count() == 0
     assert page.get_by_role("button", name="Generuj ponownie").is_disabled()
     page.get_by_role("button", name="Otwórz ponownie").wait_for()
+
+
+def test_the_editor_turns_pasted_formatting_it_cannot_keep_into_text(page, owner, make_batch, transactional_db):
+    from cards import services
+
+    project = make_batch(owner, projects=1).projects.get()
+    type(project).objects.filter(pk=project.pk).update(status="queued", requested_provider="offline")
+    services.project_generate(project_id=project.pk)
+    page.goto("/login/")
+    page.fill("input[name=username]", owner.username)
+    page.fill("input[name=password]", "Haslo-Testowe-1")
+    page.click("button[type=submit]")
+    page.get_by_role("button", name="Importuj projekty").wait_for()
+    page.goto(project.get_absolute_url())
+    page.locator("#section-rezultaty").get_by_role("link", name="Edytuj").click()
+    editor = page.locator("#section-rezultaty trix-editor")
+    editor.wait_for()
+    page.evaluate(
+        """() => document.querySelector('#section-rezultaty trix-editor').editor.loadHTML(
+            '<h1>Nagłówek</h1><blockquote>Cytat</blockquote><div><a href="https://x.example">link</a> '
+            + '<del>skreślenie</del> <strong>pogrubienie</strong></div><ul><li>punkt</li></ul>')"""
+    )
+    shown = editor.inner_html()
+    assert "<h1" not in shown and "<blockquote" not in shown and "<a " not in shown and "<del" not in shown
+    assert "<strong>pogrubienie</strong>" in shown and "<li>" in shown
+    assert "Nagłówek" in shown and "link" in shown and "skreślenie" in shown

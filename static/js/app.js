@@ -32,6 +32,17 @@
     if (window.Trix && window.Trix.config && window.Trix.config.lang) {
       Object.assign(window.Trix.config.lang, TRIX_LANG_PL);
     }
+    // The editor knows only what the sanitizer keeps (bold, italic, lists): pasted headings,
+    // quotes, code, strike-through and links then arrive as plain text in the editor too,
+    // instead of showing formatting that a save would silently drop.
+    if (window.Trix && window.Trix.config) {
+      ["heading1", "quote", "code"].forEach(function (name) {
+        delete window.Trix.config.blockAttributes[name];
+      });
+      ["strike", "href"].forEach(function (name) {
+        delete window.Trix.config.textAttributes[name];
+      });
+    }
   });
 
   // Sections hold text only: the sanitizer would drop attachments, so refuse them up front.
@@ -43,6 +54,22 @@
     var editor = event.target;
     if (editor.closest(".section--editing")) {
       editor.focus();
+    }
+  });
+
+  // The CSRF token is read when the request leaves, not when the page was loaded: after
+  // logging in again in another tab (the advice an expired session gives) the token has
+  // changed, and the page's old one would turn the consultant's save into a 403.
+  document.addEventListener("htmx:configRequest", function (event) {
+    var match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    if (match) {
+      var token = decodeURIComponent(match[1]);
+      event.detail.headers["X-CSRFToken"] = token;
+      // A form's own hidden token would win over the header: refresh it too.
+      var data = event.detail.formData;
+      if (data && data.has && data.has("csrfmiddlewaretoken")) {
+        data.set("csrfmiddlewaretoken", token);
+      }
     }
   });
 
