@@ -25,6 +25,13 @@ GENERATION_TIME_LIMIT_MS = 16 * 60 * 1000
 # handed over at once (kick_next_waiting); this poll only covers a hand-over that was lost
 # (a worker killed between releasing and kicking, Redis away), so it can be slow and cheap.
 SLOT_RETRY_DELAY_MS = 3000
+# What the consultant reads after a bug; the traceback is in the worker's log (Dramatiq
+# logs the exception re-raised below), not on the page.
+UNEXPECTED_MESSAGE = "Nieoczekiwany błąd generowania. Spróbuj ponownie — jeśli się powtórzy, zgłoś to administratorowi."
+UNEXPECTED_SECTION_MESSAGE = (
+    "Nieoczekiwany błąd generowania sekcji. Treść pozostała bez zmian — spróbuj ponownie, "
+    "a jeśli się powtórzy, zgłoś to administratorowi."
+)
 # How long a project picked for a hand-over is not picked again (its kick is on its way).
 KICK_TTL_S = 2
 
@@ -101,6 +108,27 @@ def enqueue_generations(project_ids: list[int]) -> None:
             raise QueueUnavailable(project_ids[index:]) from exc
 
 
+@contextlib.contextmanager
+def generation_slot(owner_id: int):
+    """Hold one of the user's slots for the block (yields whether one was free); on the way
+    out the slot is released and handed to the user's next waiting card. Raises
+    redis.RedisError on entry when the slots cannot be reached at all."""
+    slot = user_slot(owner_id)
+    acquired = slot.__enter__()
+    try:
+        yield acquired
+    finally:
+        try:
+            slot.__exit__(None, None, None)
+        except redis.RedisError:
+            logger.warning("could not release a generation slot; it expires on its own")
+        if acquired:
+            try:
+                kick_next_waiting(owner_id)
+            except Exception:  # the waiting cards' own polls take over
+                logger.warning("could not hand the freed slot of user %s over", owner_id, exc_info=True)
+
+
 def _kick_key(project_id: int) -> str:
     return f"{settings.RNDCARDS_REDIS_PREFIX}:generation-kick:{project_id}"
 
@@ -140,15 +168,14 @@ def generate_project(project_id: int, kicked: bool = False) -> None:
             if owner is not None:
                 kick_next_waiting(owner)
         return
-    try:
-        slot = user_slot(owner_id)
-        acquired = slot.__enter__()
-    except redis.RedisError:
-        # Redis (slots) is away: look again later rather than drop the message.
-        logger.warning("generation slots unavailable for project %s; retrying in 5 s", project_id)
-        enqueue_generation(project_id, delay_ms=5000)
-        return
-    try:
+    with contextlib.ExitStack() as stack:
+        try:
+            acquired = stack.enter_context(generation_slot(owner_id))
+        except redis.RedisError:
+            # Redis (slots) is away: look again later rather than drop the message.
+            logger.warning("generation slots unavailable for project %s; retrying in 5 s", project_id)
+            enqueue_generation(project_id, delay_ms=5000)
+            return
         if not acquired:
             # A redelivered message that still holds the claim hands the retry (a new
             # message) a claimable project; it must retry even if it was a kick, since
@@ -173,24 +200,14 @@ def generate_project(project_id: int, kicked: bool = False) -> None:
                 message=services.TIMEOUT_MESSAGE,
                 message_id=message_id,
             )
-        except Exception as exc:
+        except Exception:
             services.project_mark(
                 project_id=project_id,
                 status=Project.Status.FAILED,
-                message=f"Nieoczekiwany błąd generowania ({type(exc).__name__}). Spróbuj ponownie.",
+                message=UNEXPECTED_MESSAGE,
                 message_id=message_id,
             )
             raise
-    finally:
-        try:
-            slot.__exit__(None, None, None)
-        except redis.RedisError:
-            logger.warning("could not release a generation slot; it expires on its own")
-        if acquired:
-            try:
-                kick_next_waiting(owner_id)
-            except Exception:  # the waiting cards' own polls take over
-                logger.warning("could not hand the freed slot of user %s over", owner_id, exc_info=True)
 
 
 def enqueue_section_regeneration(section_id: int, token: str, *, delay_ms: int | None = None) -> None:
@@ -211,14 +228,13 @@ def regenerate_section(section_id: int, token: str) -> None:
     )
     if owner_id is None:
         return  # already run by another delivery, or replaced by a newer request
-    try:
-        slot = user_slot(owner_id)
-        acquired = slot.__enter__()
-    except redis.RedisError:
-        logger.warning("generation slots unavailable for section %s; retrying in 5 s", section_id)
-        enqueue_section_regeneration(section_id, token, delay_ms=5000)
-        return
-    try:
+    with contextlib.ExitStack() as stack:
+        try:
+            acquired = stack.enter_context(generation_slot(owner_id))
+        except redis.RedisError:
+            logger.warning("generation slots unavailable for section %s; retrying in 5 s", section_id)
+            enqueue_section_regeneration(section_id, token, delay_ms=5000)
+            return
         if not acquired:
             enqueue_section_regeneration(section_id, token, delay_ms=SLOT_RETRY_DELAY_MS)
             return
@@ -229,21 +245,6 @@ def regenerate_section(section_id: int, token: str) -> None:
             services.section_regenerate_mark(
                 section_id=section_id, token=token, message=services.SECTION_TIMEOUT_MESSAGE
             )
-        except Exception as exc:
-            services.section_regenerate_mark(
-                section_id=section_id,
-                token=token,
-                message=f"Nieoczekiwany błąd generowania sekcji ({type(exc).__name__}). "
-                "Treść pozostała bez zmian — spróbuj ponownie.",
-            )
+        except Exception:
+            services.section_regenerate_mark(section_id=section_id, token=token, message=UNEXPECTED_SECTION_MESSAGE)
             raise
-    finally:
-        try:
-            slot.__exit__(None, None, None)
-        except redis.RedisError:
-            logger.warning("could not release a generation slot; it expires on its own")
-        if acquired:
-            try:
-                kick_next_waiting(owner_id)
-            except Exception:  # the waiting cards' own polls take over
-                logger.warning("could not hand the freed slot of user %s over", owner_id, exc_info=True)

@@ -38,6 +38,14 @@ def browser():
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
+def log_in(page, user) -> None:
+    page.goto("/login/")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", "Haslo-Testowe-1")
+    page.click("button[type=submit]")
+    page.get_by_role("button", name="Importuj projekty").wait_for()
+
+
 @pytest.fixture
 def page(browser, live_server, settings):
     # The live server answers /static/ through the staticfiles finders, which know
@@ -118,11 +126,7 @@ def test_saving_after_the_session_ended_keeps_the_text_and_says_why(page, owner,
     project = make_batch(owner, projects=1).projects.get()
     type(project).objects.filter(pk=project.pk).update(status="queued", requested_provider="offline")
     services.project_generate(project_id=project.pk)
-    page.goto("/login/")
-    page.fill("input[name=username]", owner.username)
-    page.fill("input[name=password]", "Haslo-Testowe-1")
-    page.click("button[type=submit]")
-    page.get_by_role("button", name="Importuj projekty").wait_for()
+    log_in(page, owner)
 
     page.goto(project.get_absolute_url())
     page.locator("#section-rezultaty").get_by_role("link", name="Edytuj").click()
@@ -137,11 +141,7 @@ def test_saving_after_the_session_ended_keeps_the_text_and_says_why(page, owner,
 
     # As the message advises: log in again in another tab (a new CSRF token), then save here.
     other = page.context.new_page()
-    other.goto("/login/")
-    other.fill("input[name=username]", owner.username)
-    other.fill("input[name=password]", "Haslo-Testowe-1")
-    other.click("button[type=submit]")
-    other.get_by_role("button", name="Importuj projekty").wait_for()
+    log_in(other, owner)
     other.close()
     page.locator("#section-rezultaty").get_by_role("button", name="Zapisz").click()
 
@@ -162,11 +162,7 @@ def test_consultant_reviews_a_card_edits_regenerates_compares_reverts_and_approv
     project = make_batch(owner, projects=1).projects.get()
     Project.objects.filter(pk=project.pk).update(status="queued", requested_provider="offline")
     services.project_generate(project_id=project.pk)
-    page.goto("/login/")
-    page.fill("input[name=username]", owner.username)
-    page.fill("input[name=password]", "Haslo-Testowe-1")
-    page.click("button[type=submit]")
-    page.get_by_role("button", name="Importuj projekty").wait_for()
+    log_in(page, owner)
     page.goto(project.get_absolute_url())
 
     # 1. Edit the goal by hand.
@@ -231,11 +227,7 @@ def test_the_editor_turns_pasted_formatting_it_cannot_keep_into_text(page, owner
     project = make_batch(owner, projects=1).projects.get()
     type(project).objects.filter(pk=project.pk).update(status="queued", requested_provider="offline")
     services.project_generate(project_id=project.pk)
-    page.goto("/login/")
-    page.fill("input[name=username]", owner.username)
-    page.fill("input[name=password]", "Haslo-Testowe-1")
-    page.click("button[type=submit]")
-    page.get_by_role("button", name="Importuj projekty").wait_for()
+    log_in(page, owner)
     page.goto(project.get_absolute_url())
     page.locator("#section-rezultaty").get_by_role("link", name="Edytuj").click()
     editor = page.locator("#section-rezultaty trix-editor")
