@@ -757,17 +757,19 @@ def _similar_pairs(*, batch: Batch, involving: set[int]) -> tuple[dict[int, Proj
         for p in projects.values()
         if p.sections.all()
     ]
-    # Only the offline template's fixed text is set aside (see cards.similarity on why not more).
+    # The offline template's fixed text is set aside; text standard across the scope's cards is
+    # discounted per section by cards.similarity itself (see there why only per section).
     ignore = set(offline_template_shingles())
     return projects, similarity.similar_pairs(cards, ignore=ignore, involving=involving)
 
 
 def _section_headings(pair: similarity.SimilarPair) -> list[str]:
-    return [SECTION_HEADINGS[key] for key, _value in pair.sections if key in SECTION_HEADINGS]
+    """The alike sections as shown: "Opis projektu 92%", most alike first."""
+    return [f"{SECTION_HEADINGS[key]} {percent}%" for key, percent in pair.section_percents if key in SECTION_HEADINGS]
 
 
 def batch_similar_pairs(*, batch: Batch) -> list[dict]:
-    """Near-identical card pairs with at least one card in the batch: {a, b, percent, sections}."""
+    """Very similar card pairs with at least one card in the batch: {a, b, percent, sections}."""
     ids = set(batch.projects.values_list("pk", flat=True))
     projects, pairs = _similar_pairs(batch=batch, involving=ids)
     return [
@@ -776,7 +778,7 @@ def batch_similar_pairs(*, batch: Batch) -> list[dict]:
 
 
 def project_similar(*, project: Project) -> list[dict]:
-    """Cards near-identical to this one (same batch or the same client's): {project, percent, sections}."""
+    """Cards very similar to this one (same batch or the same client's): {project, percent, sections}."""
     projects, pairs = _similar_pairs(batch=project.batch, involving={project.pk})
     return [
         {

@@ -48,6 +48,35 @@ OTHER = {
 }
 
 
+# A third project unlike the other two.
+THIRD = {
+    "nazwa_projektu": "Algorytm planowania tras dla floty pojazdów serwisowych",
+    "cel_projektu": "Opracowanie algorytmu, który układa dzienne trasy serwisantów z uwzględnieniem okien czasowych "
+    "klientów i korków, skracając łączny czas przejazdu floty o jedną piątą.",
+    "opis_projektu": "Zespół programistów zbudował model grafowy sieci dróg miasta, zebrał historyczne czasy "
+    "przejazdu z lokalizatorów GPS i porównywał heurystyki lokalnego przeszukiwania z programowaniem "
+    "całkowitoliczbowym na danych z trzech oddziałów firmy.",
+    "nowatorstwo": "Dostępne planery nie znały okien serwisowych ani priorytetów umów gwarancyjnych, dlatego "
+    "funkcję kosztu i procedurę naprawy tras zaprojektowano samodzielnie w dziale IT.",
+    "metodologia": "Każdą heurystykę uruchamiano na stu dniach archiwalnych zleceń, mierząc długość tras, "
+    "spóźnienia i czas obliczeń; najlepsze warianty sprawdzono w pilotażu w jednym oddziale.",
+    "rezultaty": "Powstała wiedza o tym, które heurystyki dają stabilne trasy przy nagłych zgłoszeniach awarii; "
+    "dyspozytorzy korzystają z prototypu przy planowaniu dnia.",
+    "koszty": "Wynagrodzenia programistów i koszt serwera obliczeniowego.",
+    "harmonogram": "- Etap 1: Model sieci dróg (01.02.2024 – 31.07.2024)\n- Etap 2: Pilotaż (01.08.2024 – 31.01.2025)",
+}
+
+# The statutory cost categories (DOMAIN.md) as a consultant pastes them into every card's costs.
+STANDARD_COSTS = (
+    "Koszty kwalifikowane obejmują wynagrodzenia pracowników oraz składki na ubezpieczenia społeczne w części, "
+    "w jakiej czas pracy przeznaczono na działalność badawczo-rozwojową, wynagrodzenia z umów cywilnoprawnych "
+    "w tej samej proporcji, materiały i surowce, sprzęt specjalistyczny niebędący środkiem trwałym, ekspertyzy "
+    "i usługi badawcze nabyte wyłącznie od jednostek naukowych, odpłatne korzystanie z aparatury naukowo-badawczej "
+    "oraz odpisy amortyzacyjne od środków trwałych używanych w działalności badawczo-rozwojowej, z wyłączeniem "
+    "samochodów osobowych i budynków. Koszty zwrócone w jakiejkolwiek formie nie podlegają odliczeniu."
+)
+
+
 def card(id_: int, sections: dict) -> similarity.CardText:
     return similarity.CardText(id=id_, sections=sections)
 
@@ -70,11 +99,60 @@ def test_two_genuinely_different_cards_are_not_flagged():
     assert similarity.similar_pairs([card(1, GOOD_SECTIONS), card(2, OTHER)]) == []
 
 
-def test_one_copied_section_flags_the_pair_even_when_the_rest_differs():
+def test_one_copied_section_alone_does_not_flag_the_pair():
+    # A single identical section may be standard text; it is not a finding on its own.
     copied = {**OTHER, "metodologia": GOOD_SECTIONS["metodologia"]}
+    assert similarity.similar_pairs([card(1, GOOD_SECTIONS), card(2, copied)]) == []
+
+
+def test_two_copied_sections_flag_the_pair_even_when_the_whole_card_differs():
+    copied = {**OTHER, "metodologia": GOOD_SECTIONS["metodologia"], "nowatorstwo": GOOD_SECTIONS["nowatorstwo"]}
     pairs = similarity.similar_pairs([card(1, GOOD_SECTIONS), card(2, copied)])
-    assert [key for key, _value in pairs[0].sections] == ["metodologia"]
+    assert len(pairs) == 1
     assert pairs[0].similarity < similarity.PAIR_THRESHOLD
+    assert {key for key, _value in pairs[0].sections} == {"metodologia", "nowatorstwo"}
+    assert all(percent == 100 for _key, percent in pairs[0].section_percents)
+
+
+def with_costs(sections: dict) -> dict:
+    return {**sections, "koszty": STANDARD_COSTS}
+
+
+def test_standard_cost_text_in_three_cards_flags_no_pair():
+    cards = [card(1, with_costs(GOOD_SECTIONS)), card(2, with_costs(OTHER)), card(3, with_costs(THIRD))]
+    assert similarity.similar_pairs(cards) == []
+
+
+def test_standard_cost_text_is_boilerplate_only_in_the_section_it_repeats_in():
+    cards = [card(1, with_costs(GOOD_SECTIONS)), card(2, with_costs(OTHER)), card(3, with_costs(THIRD))]
+    standard = similarity.boilerplate({k: similarity.shingles(v) for k, v in c.sections.items()} for c in cards)
+    assert similarity.shingles(STANDARD_COSTS) <= standard["koszty"]
+    assert not standard.get("opis_projektu")
+    # In two cards only it is not boilerplate, but one alike section still does not flag the pair.
+    two = cards[:2]
+    standard = similarity.boilerplate({k: similarity.shingles(v) for k, v in c.sections.items()} for c in two)
+    assert not standard["koszty"]
+    assert similarity.similar_pairs(two) == []
+
+
+def test_boilerplate_does_not_hide_a_lightly_reworded_copy():
+    cards = [
+        card(1, with_costs(GOOD_SECTIONS)),
+        card(2, with_costs(REWORDED)),
+        card(3, with_costs(OTHER)),
+        card(4, with_costs(THIRD)),
+    ]
+    pairs = similarity.similar_pairs(cards)
+    assert [(p.a, p.b) for p in pairs] == [(1, 2)]
+    assert "koszty" not in {key for key, _value in pairs[0].sections}
+
+
+def test_a_batch_copied_wholesale_from_one_card_is_still_flagged():
+    # Every shingle is in three or more cards here; discounting it from the whole card would hide them all.
+    cards = [card(i, dict(GOOD_SECTIONS)) for i in (1, 2, 3)]
+    pairs = similarity.similar_pairs(cards)
+    assert {(p.a, p.b) for p in pairs} == {(1, 2), (1, 3), (2, 3)}
+    assert all(p.percent == 100 for p in pairs)
 
 
 def test_ignored_template_text_does_not_make_cards_alike():
@@ -112,8 +190,9 @@ def test_offline_drafts_of_twenty_projects_are_not_flagged_for_their_template(ca
             extra=row.extra,
         )
         cards.append(card(row.row_number, OfflineProvider().generate_card(data).sections))
-    # Compared as written, the template alone makes every pair "alike"…
-    assert len(similarity.similar_pairs(cards)) == len(cards) * (len(cards) - 1) // 2
+    # Compared as written, the template alone makes most pairs "alike" as whole cards (its sections are
+    # boilerplate, so the section rule no longer adds the rest)…
+    assert len(similarity.similar_pairs(cards)) > len(cards) * (len(cards) - 1) // 4
     # …with the template's own text set aside, no pair is.
     assert similarity.similar_pairs(cards, ignore=set(services.offline_template_shingles())) == []
 
@@ -158,6 +237,35 @@ def test_batch_page_lists_the_flagged_pair_with_percent_and_sections(client, own
         assert "Wizyjna kontrola jakości spoin ram rowerowych" in html.split('id="similar-pairs"')[1]
         assert "Opis projektu" in html.split('id="similar-pairs"')[1]
         assert "Receptura folii" not in html.split('id="similar-pairs"')[1]
+
+
+def test_batch_page_names_the_finding_and_shows_per_section_percents(client, owner, pair_batch):
+    import re
+
+    client.force_login(owner)
+    for headers in ({}, HX):
+        html = client.get(reverse("batch_detail", args=[pair_batch.pk]), **headers).content.decode()
+        block = html.split('id="similar-pairs"')[1]
+        assert "Karty o bardzo podobnej treści" in block
+        assert "niemal identycznej" not in html
+        assert re.search(r"Opis projektu \d{2,3}%", block), block
+    good = pair_batch.projects.order_by("row_number").first()
+    html = client.get(reverse("project_detail", args=[good.pk])).content.decode()
+    assert re.search(r"Opis projektu \d{2,3}%", html)
+
+
+def test_standard_cost_text_in_three_projects_shows_no_pair_on_the_batch_page(client, owner):
+    batch = Batch.objects.create(owner=owner, name="Partia K", token="tokK")
+    projects = [
+        project_with_card(batch, row, with_costs(sections))
+        for row, sections in ((2, GOOD_SECTIONS), (3, OTHER), (4, THIRD))
+    ]
+    assert services.batch_similar_pairs(batch=batch) == []
+    client.force_login(owner)
+    for headers in ({}, HX):
+        html = client.get(reverse("batch_detail", args=[batch.pk]), **headers).content.decode()
+        assert 'id="similar-pairs"' not in html
+    assert "Podobna do:" not in client.get(reverse("project_detail", args=[projects[0].pk])).content.decode()
 
 
 def test_project_page_says_which_card_it_is_similar_to(client, owner, pair_batch):
