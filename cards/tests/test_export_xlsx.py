@@ -20,8 +20,8 @@ from cards.export.xlsx import MAX_CELL_CHARS, render_batch
 from cards.models import Section
 from cards.sanitize import html_to_text
 from cards.sections import SECTION_HEADINGS, SECTION_KEYS
+from cards.tests.factories import OTHERS, generate_now
 from cards.tests.test_export_docx import DIRT, POLISH, make_batch, make_card, with_section
-from cards.tests.test_views import OTHERS, generate_now
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 INPUT_HEADERS = ["Wiersz w arkuszu", "Nazwa projektu", "Data rozpoczęcia", "Data zakończenia", "Osoba odpowiedzialna"]

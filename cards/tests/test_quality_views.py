@@ -9,16 +9,8 @@ from batches.models import Project
 from cards import services
 from cards.models import Section
 from cards.providers.base import CardDraft
+from cards.tests.factories import HX, generate_now
 from cards.tests.quality_cards import GOOD_SECTIONS, INPUT
-
-HX = {"HTTP_HX_REQUEST": "true"}
-
-
-def generate_now(project: Project) -> Project:
-    Project.objects.filter(pk=project.pk).update(status=Project.Status.QUEUED, requested_provider="offline")
-    services.project_generate(project_id=project.pk)
-    project.refresh_from_db()
-    return project
 
 
 @pytest.fixture

@@ -8,30 +8,12 @@ import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from batches.models import Batch, Project
+from batches.models import Project
 from cards import services
 from cards.models import GenerationAttempt, Section, SectionVersion
+from cards.tests.factories import HX, OTHERS, generate_now
 
-HX = {"HTTP_HX_REQUEST": "true"}
-OTHERS = ["colleague", "outsider"]
 KEY = "cel_projektu"
-
-
-def generate_now(project: Project, provider: str = "offline") -> Project:
-    Project.objects.filter(pk=project.pk).update(status=Project.Status.QUEUED, requested_provider=provider)
-    services.project_generate(project_id=project.pk)
-    project.refresh_from_db()
-    return project
-
-
-@pytest.fixture
-def batch(owner, make_batch) -> Batch:
-    return make_batch(owner, projects=2)
-
-
-@pytest.fixture
-def project(batch) -> Project:
-    return generate_now(batch.projects.order_by("row_number").first())
 
 
 @pytest.fixture

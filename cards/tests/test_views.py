@@ -16,28 +16,9 @@ from batches.models import Batch, Project
 from cards import services
 from cards.models import Section
 from cards.sections import SECTION_HEADINGS, SECTION_KEYS
+from cards.tests.factories import HX, OTHERS, generate_now
 
-HX = {"HTTP_HX_REQUEST": "true"}
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-OTHERS = ["colleague", "outsider"]
-
-
-def generate_now(project: Project, provider: str = "offline") -> Project:
-    """Run the real generation service synchronously (the worker path has its own test)."""
-    Project.objects.filter(pk=project.pk).update(status=Project.Status.QUEUED, requested_provider=provider)
-    services.project_generate(project_id=project.pk)
-    project.refresh_from_db()
-    return project
-
-
-@pytest.fixture
-def batch(owner, make_batch) -> Batch:
-    return make_batch(owner, projects=2)
-
-
-@pytest.fixture
-def project(batch) -> Project:
-    return generate_now(batch.projects.order_by("row_number").first())
 
 
 def section_url(name: str, project: Project, key: str = "cel_projektu") -> str:
