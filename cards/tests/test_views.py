@@ -368,7 +368,8 @@ def test_batch_export_without_any_generated_card_redirects_with_a_message(client
     assert "nie ma czego eksportować" in messages_of(response)[0]
 
 
-def test_batch_export_query_count_does_not_grow_with_projects(client, owner, make_batch):
+@pytest.mark.parametrize("export", ["batch_export", "batch_export_xlsx"])
+def test_batch_export_query_count_does_not_grow_with_projects(client, owner, make_batch, export):
     client.force_login(owner)
     small, large = make_batch(owner, projects=1), make_batch(owner, projects=6)
     for project in Project.objects.all():
@@ -376,7 +377,7 @@ def test_batch_export_query_count_does_not_grow_with_projects(client, owner, mak
     counts = []
     for batch in (small, large):
         with CaptureQueriesContext(connection) as ctx:
-            response = client.get(reverse("batch_export", args=[batch.pk]))
+            response = client.get(reverse(export, args=[batch.pk]))
             b"".join(response.streaming_content)
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1]
