@@ -52,7 +52,11 @@ libreoffice:
 
 # Benchmarks (not tests): PostgreSQL and Redis on 127.0.0.1, figures in bench/results/.
 # BENCH_ARGS='--only generation' runs a subset; see bench/run.py.
-bench: $(VENV)/.installed
+$(VENV)/.installed-bench: $(VENV)/.installed requirements-bench.txt
+	$(PIP) install -r requirements-bench.txt
+	touch $@
+
+bench: $(VENV)/.installed-bench
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-test
