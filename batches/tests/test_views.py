@@ -287,9 +287,7 @@ def test_batch_page_polls_while_projects_are_queued_and_stops_after(client, owne
         (["generation_timeout", "failed"], True),
     ],
 )
-def test_batch_page_says_generation_finished_only_when_every_card_is_final(
-    client, owner, make_batch, statuses, done
-):
+def test_batch_page_says_generation_finished_only_when_every_card_is_final(client, owner, make_batch, statuses, done):
     batch = make_batch(owner, projects=2)
     for project, status in zip(batch.projects.order_by("row_number"), statuses, strict=True):
         Project.objects.filter(pk=project.pk).update(status=status)
