@@ -12,6 +12,7 @@ consuming the jobs the pages queue, and a consultant created for the run.
 import dataclasses
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -95,6 +96,9 @@ def target(request) -> Target:
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.RNDCARDS_SITE_URL = live_server.url
+    # The live server adds its host to ALLOWED_HOSTS once per session; the per-test
+    # settings overrides undo that after the first test (production settings allow none).
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, urlsplit(live_server.url).hostname]
     from django.contrib.auth.models import User
 
     User.objects.create_user("smoke", password=LOCAL_PASSWORD, email="smoke@example.pl", first_name="Smoke")
