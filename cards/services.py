@@ -73,7 +73,7 @@ def batch_generate(*, batch: Batch, provider: str = "", include_done: bool = Fal
         .exclude(review_status=Project.Review.APPROVED)
         .values_list("pk", flat=True)
     )
-    return projects_enqueue(project_ids=ids, provider=provider, batch=batch)
+    return projects_enqueue(project_ids=ids, provider=provider, batch=batch, run=True)
 
 
 def project_regenerate(*, project: Project, provider: str = "") -> int:
@@ -118,7 +118,9 @@ def _send_generations(project_ids: list[int]) -> list[int]:
     return []
 
 
-def projects_enqueue(*, project_ids: list[int], provider: str, batch: Batch) -> int:
+def projects_enqueue(*, project_ids: list[int], provider: str, batch: Batch, run: bool = False) -> int:
+    """Queue these projects of the batch; `run` (generate all) starts a new generation run,
+    whose end the owner is told by e-mail (batches.services.batch_refresh_status)."""
     provider = provider or default_provider_name()
     require_configured(provider)
     now = timezone.now()
@@ -132,6 +134,9 @@ def projects_enqueue(*, project_ids: list[int], provider: str, batch: Batch) -> 
                 status=Project.Status.QUEUED, requested_provider=provider, queued_at=now, error_message=""
             ):
                 queued.append(project_id)
+        if run and queued:
+            # In the queueing transaction: a card finishing at once must already see the run.
+            Batch.objects.filter(pk=batch.pk).update(generation_run=F("generation_run") + 1)
         batch_refresh_status(batch=batch)
 
         unsent: list[int] = []
