@@ -303,7 +303,7 @@ def test_upload_with_validation_errors_lists_row_column_message_and_saves_nothin
     [
         ("projekty.xlsx", b"To nie jest arkusz."),
         ("projekty.docx", b"PK\x03\x04 broken zip"),
-        ("projekty.csv", "Nazwa projektu;Opis\nA;B\n".encode()),
+        ("projekty.csv", b"Nazwa projektu;Opis\nA;B\n"),
         ("projekty.xlsx", b"\x00" * 64),
     ],
 )
