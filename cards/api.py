@@ -328,6 +328,8 @@ class SectionRegenerateApi(APIView):
             raise _locked(exc) from exc
         except services.SectionBusy as exc:
             raise ApiError(str(exc), code="section_busy", status_code=409) from exc
+        except services.CardsNotQueued as exc:
+            raise _queue_down(exc) from exc
         if not queued:
             raise ApiError(
                 "Ta sekcja jest już generowana — poczekaj na wynik i spróbuj ponownie.",

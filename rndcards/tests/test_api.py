@@ -635,3 +635,24 @@ def test_docs_page_loads_swagger_ui_from_our_static_files_with_no_inline_code(cl
     assert "<style" not in page and "<script>" not in page and " style=" not in page and "onload=" not in page
     script = client.get(reverse("api_docs") + "?script=")
     assert script.status_code == 200 and "SwaggerUIBundle" in script.content.decode()
+
+
+def test_regenerate_with_the_queue_down_is_503_and_the_section_is_not_left_queued(
+    transactional_db, api, project, monkeypatch
+):
+    from cards import tasks
+
+    def refuse(*args, **kwargs):
+        raise ConnectionError("broker away")
+
+    monkeypatch.setattr(tasks, "enqueue_section_regeneration", refuse)
+    response = api.post(
+        f"/api/projects/{project.pk}/sections/cel_projektu/regenerate/",
+        {"hints": "dodaj wskaźnik", "model": "offline"},
+        content_type="application/json",
+    )
+    error = error_of(response, 503, "queue_unavailable")
+    assert "Nic nie zostało utracone" in error["message"]
+    section = project.sections.get(key="cel_projektu")
+    # Failed, so it may be asked again at once (a queued one would wait 16 minutes for staleness).
+    assert section.regen_state == Section.RegenState.FAILED and section.regen_message == error["message"]
