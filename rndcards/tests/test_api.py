@@ -656,3 +656,82 @@ def test_regenerate_with_the_queue_down_is_503_and_the_section_is_not_left_queue
     section = project.sections.get(key="cel_projektu")
     # Failed, so it may be asked again at once (a queued one would wait 16 minutes for staleness).
     assert section.regen_state == Section.RegenState.FAILED and section.regen_message == error["message"]
+
+
+def test_a_login_lockout_at_token_obtain_is_403_login_locked_in_polish(client, owner, monkeypatch):
+    """django-axes (accounts) raises its PermissionDenied subclass from authenticate() once locked."""
+    from django.core.exceptions import PermissionDenied
+
+    class AxesBackendPermissionDenied(PermissionDenied):
+        pass
+
+    def locked(request=None, **credentials):
+        raise AxesBackendPermissionDenied("locked")
+
+    monkeypatch.setattr("rest_framework_simplejwt.serializers.authenticate", locked)
+    response = client.post(
+        "/api/auth/token/", {"username": owner.username, "password": PASSWORD}, content_type="application/json"
+    )
+    assert "zablokowane" in error_of(response, 403, "login_locked")["message"]
+
+
+@pytest.mark.parametrize(
+    ("exc", "status", "code"),
+    [
+        ("Throttled(wait=12)", 429, "rate_limited"),
+        ("NotAcceptable()", 406, "not_acceptable"),
+        ("PermissionDenied()", 403, "permission_denied"),
+        ("django_permission_denied", 403, "permission_denied"),
+        ("suspicious", 400, "parse_error"),
+        ("too_big", 413, "request_too_large"),
+    ],
+)
+def test_exception_handler_gives_every_drf_error_the_one_shape(exc, status, code, rf):
+    from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+    from rest_framework import exceptions  # noqa: F401 (used by eval)
+
+    from rndcards.api import exception_handler
+
+    special = {
+        "django_permission_denied": PermissionDenied(),
+        "suspicious": SuspiciousOperation("bad"),
+        "too_big": RequestDataTooBig("big"),
+    }
+    error = special[exc] if exc in special else eval(f"exceptions.{exc}")
+    response = exception_handler(error, {"request": rf.get("/api/batches/"), "view": None})
+    assert response.status_code == status
+    assert response.data["error"]["code"] == code and response.data["error"]["message"]
+    if code == "rate_limited":
+        assert response["Retry-After"] == "12" and "12 s" in response.data["error"]["message"]
+
+
+def test_server_error_handler_is_json_under_api_and_a_page_elsewhere(rf):
+    from rndcards.api import api_or_server_error
+
+    api = api_or_server_error(rf.get("/api/batches/"))
+    assert api.status_code == 500 and json.loads(api.content)["error"]["code"] == "server_error"
+    page = api_or_server_error(rf.get("/batches/1/"))
+    assert page.status_code == 500 and page["Content-Type"].startswith("text/html")
+
+
+def test_unknown_page_outside_the_api_is_still_the_html_404(client, owner):
+    client.force_login(owner)
+    response = client.get("/nie-ma-takiej-strony/")
+    assert response.status_code == 404 and response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("query", ["page=0", "page=-1", "page_size=0", "page_size=-5", "page_size=x", "page=1e9"])
+def test_odd_pagination_parameters_are_a_page_or_a_json_404_never_500(api, batch, query):
+    response = api.get(f"/api/batches/?{query}")
+    assert response.status_code in {200, 404}
+    assert (
+        response.json()["error"]["code"] == "not_found" if response.status_code == 404 else "results" in response.json()
+    )
+
+
+def test_upload_with_a_too_long_name_is_400_for_that_field(api, case_bytes):
+    response = api.post(
+        "/api/batches/upload/", {"file": xlsx_upload(case_bytes("projekty-demo.xlsx")), "name": "n" * 256}
+    )
+    assert list(error_of(response, 400, "validation_error")["fields"]) == ["name"]
+    assert not Batch.objects.exists()
