@@ -14,3 +14,8 @@ def batch_for_user(*, user: User, pk: int) -> Batch:
 def project_for_user(*, user: User, pk: int) -> Project:
     """A project of one of the user's own batches, else 404."""
     return get_object_or_404(Project.objects.select_related("batch"), pk=pk, batch__owner=user)
+
+
+def batches_for_user(*, user: User):
+    """The batches a user may see (own; firms widens this to those shared with them), newest first."""
+    return Batch.objects.filter(owner=user).order_by("-uploaded_at", "-pk")

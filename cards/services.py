@@ -90,6 +90,12 @@ QUEUE_DOWN_MESSAGE = (
 )
 
 
+QUEUE_DOWN_SECTION_MESSAGE = (
+    "Kolejka zadań jest chwilowo niedostępna, więc sekcja nie trafiła do ponownego generowania. "
+    "Nic nie zostało utracone — spróbuj ponownie za chwilę."
+)
+
+
 class CardsNotQueued(Exception):
     """The broker was away: some cards could not be queued (they are marked failed, retryable)."""
 
@@ -463,7 +469,8 @@ def _regen_stale_before() -> datetime.datetime:
 
 def section_regenerate(*, section: Section, hints: str, model: str, author: User) -> bool:
     """Queue a regeneration of one section with the consultant's hints; False when one is already
-    queued or running. Raises CardLocked, SectionBusy, HintsRefused or ProviderNotConfigured."""
+    queued or running. Raises CardLocked, SectionBusy, HintsRefused, ProviderNotConfigured, or
+    CardsNotQueued when the broker refused the message (the section is then marked failed)."""
     from cards.tasks import enqueue_section_regeneration
 
     hints = clean_text(hints).strip()
@@ -498,14 +505,24 @@ def section_regenerate(*, section: Section, hints: str, model: str, author: User
         if not claimed:
             return False
 
+        unsent: list[Exception] = []
+
         def send() -> None:
             from rndcards import worker
 
-            worker.ensure_started()
-            enqueue_section_regeneration(section.pk, token)
+            try:
+                worker.ensure_started()
+                enqueue_section_regeneration(section.pk, token)
+            except Exception as exc:  # whatever the broker's client raises when it is away
+                # Not left "queued" with no message (it would wait for staleness): failed, retryable now.
+                logger.exception("could not queue the regeneration of section %s", section.pk)
+                section_regenerate_mark(section_id=section.pk, token=token, message=QUEUE_DOWN_SECTION_MESSAGE)
+                unsent.append(exc)
 
         transaction.on_commit(send)
     section.refresh_from_db()
+    if unsent:
+        raise CardsNotQueued(QUEUE_DOWN_SECTION_MESSAGE, queued=0)
     return True
 
 

@@ -350,7 +350,13 @@ def section_regenerate(request: AuthenticatedHttpRequest, pk: int, key: str) -> 
         queued = services.section_regenerate(
             section=section, hints=form.cleaned_data["hints"], model=form.cleaned_data["model"], author=request.user
         )
-    except (services.CardLocked, services.SectionBusy, services.HintsRefused, ProviderNotConfigured) as exc:
+    except (
+        services.CardLocked,
+        services.SectionBusy,
+        services.HintsRefused,
+        ProviderNotConfigured,
+        services.CardsNotQueued,
+    ) as exc:
         return _regenerate_page(request, section, form, error=str(exc), status=422)
     if queued:
         done = _("Sekcja „%(heading)s” czeka na ponowne wygenerowanie.") % {"heading": section.heading}

@@ -5,6 +5,7 @@ checkout runs with no configuration (SQLite, local files, in-process worker, off
 Production sets DATABASE_URL, REDIS_URL and friends; see README.md.
 """
 
+import datetime
 import os
 import re
 from pathlib import Path
@@ -360,3 +361,57 @@ if not re.fullmatch(r"https?://[^\s/?#@]+(/[^\s?#]*)?", RNDCARDS_SITE_URL):
         f"RNDCARDS_SITE_URL must be an http:// or https:// address such as https://karty.example.pl, "
         f"got {RNDCARDS_SITE_URL!r}"
     )
+# --- JSON API (/api/): Django REST framework, JWT, OpenAPI ---------------------------
+INSTALLED_APPS += [
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+]
+REST_FRAMEWORK = {
+    # JWT first: its WWW-Authenticate header makes "not logged in" a 401, not a 403.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON only: the browsable API's pages carry inline scripts; /api/docs/ is the browsable UI.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rndcards.api.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "rndcards.api.Pagination",
+    "PAGE_SIZE": 20,
+    "EXCEPTION_HANDLER": "rndcards.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": datetime.timedelta(hours=env_int("RNDCARDS_JWT_ACCESS_HOURS", 24, minimum=1)),
+    "REFRESH_TOKEN_LIFETIME": datetime.timedelta(days=env_int("RNDCARDS_JWT_REFRESH_DAYS", 7, minimum=1)),
+    # Each refresh returns a new refresh token and blacklists the one used: a stolen refresh
+    # token works once at most, and its reuse shows up as a 401 for one of the two holders.
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": True,
+    "AUTH_HEADER_TYPES": ("Bearer",),
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "RnD Cards API",
+    "DESCRIPTION": "Karty projektów B+R: partie (import arkusza .xlsx), generowanie kart, edycja sekcji, eksport. "
+    "Uwierzytelnianie: token JWT (POST /api/auth/token/) albo sesja przeglądarki (z nagłówkiem X-CSRFToken). "
+    'Każdy błąd ma postać {"error": {"code", "message", "fields"?}}.',
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/",
+    # Swagger UI from drf-spectacular-sidecar's static files: nothing from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": False, "displayOperationId": True},
+    "ENUM_NAME_OVERRIDES": {
+        "BatchStatusEnum": "batches.models.Batch.Status",
+        "ProjectStatusEnum": "batches.models.Project.Status",
+        "ReviewStatusEnum": "batches.models.Project.Review",
+        "SectionOriginEnum": "cards.models.Section.Origin",
+        "RegenStateEnum": "cards.models.Section.RegenState",
+    },
+}

@@ -12,7 +12,13 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("health", resilience_views.health, name="health"),
     path("admin/", admin.site.urls),
+    # --- JSON API (api) ---
+    path("api/", include("rndcards.api_urls")),
 ]
+
+# JSON errors for /api/ addresses no view answers (and errors outside DRF views); pages elsewhere.
+handler404 = "rndcards.api.api_or_page_not_found"
+handler500 = "rndcards.api.api_or_server_error"
 
 if settings.DEBUG:
     from django.conf.urls.static import static

@@ -329,6 +329,23 @@ def test_a_second_request_while_one_is_queued_queues_nothing_more(client, owner,
     assert section_of(project).regen_token == token
 
 
+def test_regenerate_with_the_broker_away_says_so_and_leaves_the_section_failed_not_queued(
+    transactional_db, client, owner, project, monkeypatch
+):
+    from cards import tasks
+
+    def refuse(*args, **kwargs):
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6390. Connection refused.")
+
+    monkeypatch.setattr(tasks, "enqueue_section_regeneration", refuse)
+    client.force_login(owner)
+    response = client.post(url("section_regenerate", project), {"hints": "Dodaj wskaźnik", "model": "offline"}, **HX)
+    assert response.status_code == 422
+    assert "Kolejka zadań jest chwilowo niedostępna" in response.content.decode()
+    assert "Dodaj wskaźnik" in response.content.decode()  # the hints stay in the form
+    assert section_of(project).regen_state == Section.RegenState.FAILED
+
+
 @pytest.mark.parametrize("headers", [{}, HX])
 def test_hints_over_1000_characters_are_refused_and_kept_on_screen(client, owner, project, headers):
     client.force_login(owner)
