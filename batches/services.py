@@ -62,9 +62,10 @@ class BatchBusy(Exception):
     """The batch has cards being generated: deleting it now would pull rows from under the workers."""
 
 
-def batch_delete(*, batch: Batch, actor: User | None) -> int:
+def batch_delete(*, batch: Batch, actor: User | None, force: bool = False) -> int:
     """Delete the batch, its projects, cards and history, and its source file in storage;
-    returns the number of projects deleted. Refused (BatchBusy) while cards are generated."""
+    returns the number of projects deleted. Refused (BatchBusy) while cards are generated,
+    unless `force` (Django admin: the operator decides)."""
     from cards.models import Section
 
     # Work older than a job may run is stuck (a dead worker, a lost message): it does not
@@ -80,7 +81,7 @@ def batch_delete(*, batch: Batch, actor: User | None) -> int:
                 project__batch_id=batch.pk, regen_state__in=Section.REGEN_ACTIVE, regen_requested_at__gte=cutoff
             ).exists()
         )
-        if busy:
+        if busy and not force:
             raise BatchBusy(
                 "Karty tej partii są właśnie generowane — poczekaj, aż generowanie się skończy, "
                 "i usuń partię ponownie. Nic nie zostało usunięte."
@@ -92,6 +93,7 @@ def batch_delete(*, batch: Batch, actor: User | None) -> int:
             batch=batch,
             projects=projects,
             had_file=bool(batch.source_file.name),
+            forced=bool(busy and force),
         )
         file_name = batch.source_file.name
         storage = batch.source_file.storage
