@@ -52,9 +52,7 @@ def batch_for_user(*, user: User, pk: int) -> Batch:
 
 def project_for_user(*, user: User, pk: int) -> Project:
     """A project of a batch the user owns or that was shared with them, else 404."""
-    return get_object_or_404(
-        Project.objects.select_related("batch__owner").filter(visible_q(user, "batch__")), pk=pk
-    )
+    return get_object_or_404(Project.objects.select_related("batch__owner").filter(visible_q(user, "batch__")), pk=pk)
 
 
 def section_for_user(*, user: User, project_pk: int, key: str):

@@ -231,6 +231,7 @@ def batch_delete_view(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
         return redirect(batch)
     messages.success(
         request,
-        _("Usunięto partię „%(name)s” razem z kartami (%(count)d) i plikiem źródłowym.") % {"name": name, "count": count},
+        _("Usunięto partię „%(name)s” razem z kartami (%(count)d) i plikiem źródłowym.")
+        % {"name": name, "count": count},
     )
     return redirect("dashboard")

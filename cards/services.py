@@ -67,9 +67,7 @@ def project_card_input(project: Project) -> CardInput:
 NOT_DONE = (Project.Status.PENDING, Project.Status.FAILED, Project.Status.GENERATION_TIMEOUT)
 
 
-def batch_generate(
-    *, batch: Batch, provider: str = "", include_done: bool = False, actor: User | None = None
-) -> int:
+def batch_generate(*, batch: Batch, provider: str = "", include_done: bool = False, actor: User | None = None) -> int:
     """Queue the batch's cards that have none yet (or failed); with include_done also the
     finished ones. Cards queued, generating or approved are never touched."""
     ids = list(
@@ -77,9 +75,7 @@ def batch_generate(
         .exclude(review_status=Project.Review.APPROVED)
         .values_list("pk", flat=True)
     )
-    return _enqueue_audited(
-        project_ids=ids, provider=provider, batch=batch, actor=actor, include_done=include_done
-    )
+    return _enqueue_audited(project_ids=ids, provider=provider, batch=batch, actor=actor, include_done=include_done)
 
 
 def project_regenerate(*, project: Project, provider: str = "", actor: User | None = None) -> int:
@@ -87,7 +83,9 @@ def project_regenerate(*, project: Project, provider: str = "", actor: User | No
     card_check_unlocked(project=project)
     if project.status not in Project.STARTABLE:
         return 0
-    return _enqueue_audited(project_ids=[project.pk], provider=provider, batch=project.batch, actor=actor, project=project)
+    return _enqueue_audited(
+        project_ids=[project.pk], provider=provider, batch=project.batch, actor=actor, project=project
+    )
 
 
 def _enqueue_audited(

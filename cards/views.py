@@ -10,9 +10,9 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
-from batches.models import Project
 from audit.models import AuditEvent
 from audit.services import audit_record
+from batches.models import Project
 from batches.selectors import batch_for_user, project_for_user, section_for_user
 from cards import services
 from cards.forms import GenerateForm, ReviewForm, SectionForm, SectionRegenerateForm

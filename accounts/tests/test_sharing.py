@@ -348,6 +348,10 @@ def test_shared_colleague_can_edit_generate_review_and_export(client, colleague,
     assert client.get(reverse("batch_export_xlsx", args=[project.batch_id])).status_code == 200
     assert client.get(reverse("project_export", args=[project.pk])).status_code == 200
     assert client.get(reverse("section_history", args=[project.pk, "cel_projektu"]), **HX).status_code == 200
+    page = client.get(project.get_absolute_url()).content.decode()
+    assert "Udostępniona przez Anna Nowak" in page
+    client.force_login(project.batch.owner)
+    assert "Udostępniona przez" not in client.get(project.get_absolute_url()).content.decode()
 
 
 def test_shared_colleagues_generation_queues_under_the_owner(

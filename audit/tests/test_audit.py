@@ -41,9 +41,7 @@ def every_value(event: AuditEvent) -> str:
 
 
 def test_audit_record_keeps_names_ids_and_the_address(owner, project):
-    event = audit_record(
-        actor=owner, action="edit_section", project=project, section_key="cel_projektu", version=3
-    )
+    event = audit_record(actor=owner, action="edit_section", project=project, section_key="cel_projektu", version=3)
     assert event.actor == owner and event.actor_username == "konsultant"
     assert (event.batch_id, event.batch_name, event.project_id) == (project.batch_id, project.batch.name, project.pk)
     assert event.section_key == "cel_projektu" and event.details == {"version": 3}
@@ -278,7 +276,9 @@ def test_nobody_adds_changes_or_deletes_audit_events_in_the_admin(client, event)
     response = client.post(f"/admin/audit/auditevent/{event.pk}/change/", {"action": "delete"})
     assert response.status_code == 403
     assert client.post(f"/admin/audit/auditevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
-    client.post("/admin/audit/auditevent/", {"action": "delete_selected", "_selected_action": [event.pk], "post": "yes"})
+    client.post(
+        "/admin/audit/auditevent/", {"action": "delete_selected", "_selected_action": [event.pk], "post": "yes"}
+    )
     event.refresh_from_db()
     assert event.action == "review"
 
