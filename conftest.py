@@ -65,7 +65,7 @@ def other_firm(db):
 def owner(db, firm) -> User:
     from accounts.models import Membership
 
-    user = User.objects.create_user("konsultant", password="Haslo-Testowe-1", first_name="Anna", last_name="Nowak")
+    user = User.objects.create_user("konsultant", password="Haslo-Testowe-1", first_name="Anna")
     Membership.objects.create(user=user, firm=firm)
     return user
 
