@@ -14,7 +14,9 @@ fails naming it. Each line says:
 - `who`: the roles allowed (`COLLABORATORS`: owner and a colleague the batch is shared with;
   `OWNER`: the owner alone; `EVERYONE`: any logged-in user, for URLs without an object);
 - `anonymous`: "login" (redirect to the login page, 401 for htmx), or "open" (public pages);
-- `destructive=True`: the request removes its object, so each request gets a fresh batch.
+- `destructive=True`: the request removes its object, so each request gets a fresh batch;
+- `auth="jwt"`: the roles send `Authorization: Bearer <access token>` (simplejwt) instead of
+  a session cookie (API URLs that accept only tokens).
 
 What is checked, for every line, with and without `HX-Request`:
 - a role not in `who` (for URLs with an object): every method → 404, never 403 — the
@@ -56,6 +58,8 @@ class Entry:
     anonymous: str = "login"  # "login" | "open" | "401"
     # The request removes its object (delete): every request gets a batch of its own.
     destructive: bool = False
+    # How a role logs in: "session" (the browser's cookie) or "jwt" (Authorization: Bearer …).
+    auth: str = "session"
 
 
 def batch(w):
@@ -226,8 +230,18 @@ def url_of(name: str, w) -> str:
     return reverse(name, kwargs=entry.kwargs(w) if entry.kwargs else None)
 
 
-def call(client, method: str, url: str, htmx: bool):
-    headers = HX if htmx else {}
+def log_in(client, entry: Entry, user) -> dict:
+    """Log `user` in the way the URL expects; returns the headers to send."""
+    if entry.auth == "jwt":
+        from rest_framework_simplejwt.tokens import AccessToken
+
+        return {"HTTP_AUTHORIZATION": f"Bearer {AccessToken.for_user(user)}"}
+    client.force_login(user)
+    return {}
+
+
+def call(client, method: str, url: str, htmx: bool, auth: dict | None = None):
+    headers = {**(HX if htmx else {}), **(auth or {})}
     return getattr(client, method.lower())(url, **headers)
 
 
@@ -237,12 +251,12 @@ CASES = [(name, role) for name in MATRIX for role in ROLES]
 @pytest.mark.parametrize("name, role", CASES, ids=[f"{n}-{r}" for n, r in CASES])
 def test_url_answers_each_role_as_the_matrix_says(client, make_world, world, name, role):
     entry = MATRIX[name]
-    client.force_login(world.users[role])
+    auth = log_in(client, entry, world.users[role])
     allowed = role in entry.who or entry.kwargs is None
     for method in entry.methods:
         for htmx in (False, True):
             url = url_of(name, make_world() if entry.destructive else world)
-            response = call(client, method, url, htmx)
+            response = call(client, method, url, htmx, auth)
             where = f"{method} {url} as {role}{' (htmx)' if htmx else ''}"
             if allowed:
                 assert response.status_code not in (403, 404), f"{where}: {response.status_code}"
@@ -250,7 +264,7 @@ def test_url_answers_each_role_as_the_matrix_says(client, make_world, world, nam
             else:
                 assert response.status_code == 404, f"{where}: {response.status_code}, expected 404"
             if name == "logout":
-                client.force_login(world.users[role])
+                auth = log_in(client, entry, world.users[role])
 
 
 @pytest.mark.parametrize("name", list(MATRIX))
@@ -276,12 +290,13 @@ def test_url_refuses_anonymous_as_the_matrix_says(client, world, name):
 def test_url_refuses_methods_it_does_not_list(client, world, name):
     entry = MATRIX[name]
     url = url_of(name, world)
+    auth = {}
     if entry.anonymous != "open":  # public pages are asked anonymously (login/ redirects a logged-in user)
-        client.force_login(world.users["owner"])
+        auth = log_in(client, entry, world.users["owner"])
     for method in ALL_METHODS:
         if method in entry.methods:
             continue
-        response = call(client, method, url, htmx=False)
+        response = call(client, method, url, htmx=False, auth=auth)
         assert response.status_code == 405, f"{method} {url}: {response.status_code}, expected 405"
 
 
@@ -291,6 +306,6 @@ def test_object_urls_with_ids_that_do_not_exist_are_404(client, world, name):
     kwargs = {k: (999_999 if isinstance(v, int) else v) for k, v in entry.kwargs(world).items()}
     assert kwargs != entry.kwargs(world)
     url = reverse(name, kwargs=kwargs)
-    client.force_login(world.users["owner"])
+    auth = log_in(client, entry, world.users["owner"])
     for method in entry.methods:
-        assert call(client, method, url, htmx=False).status_code == 404, f"{method} {url}"
+        assert call(client, method, url, htmx=False, auth=auth).status_code == 404, f"{method} {url}"
