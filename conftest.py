@@ -43,19 +43,60 @@ def _no_embedded_worker(settings, tmp_path):
     settings.RNDCARDS_REDIS_PREFIX = f"rndcards-test-{uuid.uuid4().hex[:10]}"
 
 
-@pytest.fixture
-def owner(db) -> User:
-    return User.objects.create_user("konsultant", password="Haslo-Testowe-1", first_name="Anna")
+# ---- firms: the cast belongs to firms. owner and colleague work in one firm (colleague sees
+# nothing of owner's until a batch is shared with them: `share`); outsider in another firm.
 
 
 @pytest.fixture
-def colleague(db) -> User:
-    return User.objects.create_user("kolega", password="Haslo-Testowe-1")
+def firm(db):
+    from accounts.models import Firm
+
+    return Firm.objects.create(name="Doradztwo B+R Sp. z o.o.")
 
 
 @pytest.fixture
-def outsider(db) -> User:
-    return User.objects.create_user("obcy", password="Haslo-Testowe-1")
+def other_firm(db):
+    from accounts.models import Firm
+
+    return Firm.objects.create(name="Konkurencja Podatkowa S.A.")
+
+
+@pytest.fixture
+def owner(db, firm) -> User:
+    from accounts.models import Membership
+
+    user = User.objects.create_user("konsultant", password="Haslo-Testowe-1", first_name="Anna")
+    Membership.objects.create(user=user, firm=firm)
+    return user
+
+
+@pytest.fixture
+def colleague(db, firm) -> User:
+    from accounts.models import Membership
+
+    user = User.objects.create_user("kolega", password="Haslo-Testowe-1", first_name="Piotr", last_name="Kowalski")
+    Membership.objects.create(user=user, firm=firm)
+    return user
+
+
+@pytest.fixture
+def outsider(db, other_firm) -> User:
+    from accounts.models import Membership
+
+    user = User.objects.create_user("obcy", password="Haslo-Testowe-1")
+    Membership.objects.create(user=user, firm=other_firm)
+    return user
+
+
+@pytest.fixture
+def share(db):
+    """share(batch, user): the batch's owner shares it with `user` (a BatchShare row, no checks)."""
+    from accounts.models import BatchShare
+
+    def make(batch, user):
+        return BatchShare.objects.create(batch=batch, user=user, shared_by=batch.owner)
+
+    return make
 
 
 @pytest.fixture

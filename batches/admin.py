@@ -43,6 +43,19 @@ class BatchAdmin(admin.ModelAdmin):
             )
         )
 
+    # ---- firms: deleting through the service removes the source file from storage too and
+    # leaves an audit record (Django's own delete would leave the file behind). ----
+    def delete_model(self, request, obj: Batch) -> None:
+        from batches.services import batch_delete
+
+        batch_delete(batch=obj, actor=request.user, force=True)
+
+    def delete_queryset(self, request, queryset) -> None:
+        from batches.services import batch_delete
+
+        for batch in queryset:
+            batch_delete(batch=batch, actor=request.user, force=True)
+
     @admin.display(description="zużycie AI")
     def ai_usage(self, obj: Batch) -> str:
         from cards.services import batch_usage
@@ -111,7 +124,11 @@ class ProjectAdmin(admin.ModelAdmin):
     def short_error(self, obj: Project) -> str:
         return obj.error_message[:120] + ("…" if len(obj.error_message) > 120 else "")
 
-    @admin.action(description="Generuj ponownie wybrane projekty (bez nadpisywania edycji ręcznych)")
+    # ---- firms: actions start paid AI work, so they need the change permission: without
+    # `permissions`, Django offers an action to every staff user who may merely view the list. ----
+    @admin.action(
+        description="Generuj ponownie wybrane projekty (bez nadpisywania edycji ręcznych)", permissions=["change"]
+    )
     def requeue(self, request, queryset):
         from cards.services import projects_enqueue
 
@@ -122,7 +139,7 @@ class ProjectAdmin(admin.ModelAdmin):
             count += projects_enqueue(project_ids=ids, provider="", batch=batch)
         self.message_user(request, f"Dodano do kolejki: {count}.")
 
-    @admin.action(description="Wznów utknięte (w kolejce lub generowane dłużej niż 16 min)")
+    @admin.action(description="Wznów utknięte (w kolejce lub generowane dłużej niż 16 min)", permissions=["change"])
     def requeue_stuck(self, request, queryset):
         import datetime
 

@@ -1,5 +1,6 @@
-"""Business logic for batches: importing a workbook, the batch status, the "finished" e-mail."""
+"""Business logic for batches: importing a workbook, the batch status, the "finished" e-mail, deleting a batch."""
 
+import datetime
 import functools
 import io
 import logging
@@ -12,9 +13,11 @@ from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
+from audit.models import AuditEvent
+from audit.services import audit_record
 from batches import excel
 from batches.models import Batch, Project
 
@@ -54,7 +57,62 @@ def batch_import(*, content: bytes, owner: User, filename: str, name: str = "") 
             )
             for row in rows
         )
+        audit_record(actor=owner, action=AuditEvent.Action.UPLOAD, batch=batch, projects=len(rows))
     return batch
+
+
+class BatchBusy(Exception):
+    """The batch has cards being generated: deleting it now would pull rows from under the workers."""
+
+
+def batch_delete(*, batch: Batch, actor: User | None, force: bool = False) -> int:
+    """Delete the batch, its projects, cards and history, and its source file in storage;
+    returns the number of projects deleted. Refused (BatchBusy) while cards are generated,
+    unless `force` (Django admin: the operator decides)."""
+    from cards.models import Section
+
+    # Work older than a job may run is stuck (a dead worker, a lost message): it does not
+    # hold the batch hostage (the same cut-off as requeue_stuck).
+    cutoff = timezone.now() - datetime.timedelta(seconds=settings.RNDCARDS_JOB_TIME_LIMIT + 60)
+    with transaction.atomic():
+        Batch.objects.select_for_update().filter(pk=batch.pk).first()
+        running = Q(status=Project.Status.QUEUED, queued_at__gte=cutoff) | Q(
+            status=Project.Status.GENERATING, started_at__gte=cutoff
+        )
+        busy = Project.objects.filter(running, batch_id=batch.pk).exists() or (
+            Section.objects.filter(
+                project__batch_id=batch.pk, regen_state__in=Section.REGEN_ACTIVE, regen_requested_at__gte=cutoff
+            ).exists()
+        )
+        if busy and not force:
+            raise BatchBusy(
+                "Karty tej partii są właśnie generowane — poczekaj, aż generowanie się skończy, "
+                "i usuń partię ponownie. Nic nie zostało usunięte."
+            )
+        projects = Project.objects.filter(batch_id=batch.pk).count()
+        audit_record(
+            actor=actor,
+            action=AuditEvent.Action.DELETE,
+            batch=batch,
+            projects=projects,
+            had_file=bool(batch.source_file.name),
+            forced=bool(busy and force),
+        )
+        file_name = batch.source_file.name
+        storage = batch.source_file.storage
+        batch.delete()
+        if file_name:
+            transaction.on_commit(lambda: _delete_file(storage, file_name))
+    return projects
+
+
+def _delete_file(storage, name: str) -> None:
+    # After the commit: a rolled-back delete must keep its file. Storage that is away
+    # leaves an orphaned file (logged for the operator), not a batch that cannot be deleted.
+    try:
+        storage.delete(name)
+    except Exception:
+        logger.warning("source file %s of a deleted batch could not be removed", name, exc_info=True)
 
 
 def batch_refresh_status(*, batch: Batch) -> None:

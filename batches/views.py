@@ -1,4 +1,5 @@
-"""Pages of batches: the dashboard with the upload form, the template download, a batch."""
+"""Pages of batches: the dashboard with the upload form, the template download, a batch,
+sharing it with colleagues and deleting it."""
 
 import io
 
@@ -9,13 +10,21 @@ from django.db.models import Count, F, Q
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from accounts.forms import ShareForm
+from accounts.services import ShareRefused, batch_share, batch_unshare, display_name
 from batches import excel
 from batches.forms import UploadForm
 from batches.models import Batch, Project
-from batches.selectors import batch_for_user
-from batches.services import batch_import
+from batches.selectors import (
+    batch_for_owner,
+    batch_for_user,
+    batch_shared_users,
+    batches_shared_with,
+    firm_colleagues,
+)
+from batches.services import BatchBusy, batch_delete, batch_import
 from cards.forms import GenerateForm
 from cards.providers.registry import PROVIDER_LABELS
 from cards.services import batch_similar_pairs, batch_usage, fallback_counts
@@ -33,15 +42,21 @@ XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml
 TEMPLATE_FILENAME = "szablon-projektow-B+R.xlsx"
 
 
-def _dashboard(request: AuthenticatedHttpRequest, form: UploadForm, *, problems=(), status: int = 200):
-    batches = Batch.objects.filter(owner=request.user).annotate(
+def _with_counts(batches):
+    return batches.annotate(
         project_count=Count("projects"),
         generated_count=Count("projects", filter=Q(projects__status=Project.Status.GENERATED)),
         approved_count=Count("projects", filter=Q(projects__review_status=Project.Review.APPROVED)),
     )
+
+
+def _dashboard(request: AuthenticatedHttpRequest, form: UploadForm, *, problems=(), status: int = 200):
+    batches = _with_counts(Batch.objects.filter(owner=request.user))
+    shared = _with_counts(batches_shared_with(user=request.user).select_related("owner"))
     upload = request.FILES.get("file")
     context = {
         "batches": batches,
+        "shared_batches": shared,
         "form": form,
         "problems": problems,
         "rejected_filename": upload.name if upload is not None and (problems or form.errors) else "",
@@ -120,7 +135,8 @@ def batch_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     if counts[Project.Status.QUEUED]:
         # "w kolejce (3.)": the place among all of this user's queued cards, oldest first,
         # since the per-user limit serves them in that order.
-        waiting = Project.objects.filter(batch__owner=request.user, status=Project.Status.QUEUED).order_by(
+        # The owner's queue, also for a colleague: generation slots are the owner's.
+        waiting = Project.objects.filter(batch__owner_id=batch.owner_id, status=Project.Status.QUEUED).order_by(
             "queued_at", "pk"
         )
         places = {pk: place for place, pk in enumerate(waiting.values_list("pk", flat=True), start=1)}
@@ -143,6 +159,81 @@ def batch_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "generate_form": GenerateForm(),
         "usage": batch_usage(batch=batch),
         "sort": sort,
-        "similar_pairs": batch_similar_pairs(batch=batch),
+        "similar_pairs": batch_similar_pairs(batch=batch, viewer=request.user),
+        **_share_context(request, batch),
     }
     return render_page(request, "batches/batch_detail.html", context, partial="batch-progress")
+
+
+# --------------------------------------------------------------------------- sharing
+
+
+def _share_context(request: AuthenticatedHttpRequest, batch: Batch, **extra) -> dict:
+    is_owner = batch.owner_id == request.user.pk
+    context = {"is_owner": is_owner, "owner_name": display_name(batch.owner), **extra}
+    if is_owner:
+        shared_ids = set(batch_shared_users(batch=batch).values_list("pk", flat=True))
+        colleagues = list(firm_colleagues(user=request.user))
+        for colleague in colleagues:
+            colleague.has_share = colleague.pk in shared_ids
+            colleague.display = display_name(colleague)
+        context["colleagues"] = colleagues
+        context["in_firm"] = hasattr(request.user, "membership")
+    return context
+
+
+@require_POST
+@login_required
+def batch_share_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """The owner shares the batch with a colleague of the firm, or takes the share back."""
+    batch = batch_for_owner(user=request.user, pk=pk)
+    form = ShareForm(request.POST)
+    error = done = ""
+    if not form.is_valid():
+        error = _("Nie rozpoznano osoby ani czynności. Odśwież stronę i wybierz współpracownika z listy.")
+    else:
+        user_id, action = form.cleaned_data["user"], form.cleaned_data["action"]
+        try:
+            if action == "share":
+                share = batch_share(batch=batch, owner=request.user, user_id=user_id)
+                done = _("Udostępniono partię: %(name)s.") % {"name": display_name(share.user)}
+            else:
+                batch_unshare(batch=batch, owner=request.user, user_id=user_id)
+                done = _("Cofnięto udostępnienie partii.")
+        except ShareRefused as exc:
+            error = str(exc)
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        else:
+            messages.success(request, done)
+        return redirect(batch)
+    context = {"batch": batch, **_share_context(request, batch, share_error=error, share_done=done)}
+    return render_page(
+        request, "batches/batch_detail.html", context, partial="share-panel", status=422 if error else 200
+    )
+
+
+# --------------------------------------------------------------------------- deleting
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@login_required
+def batch_delete_view(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """GET: ask to confirm; POST: delete the batch with its cards and source file (owner only)."""
+    batch = batch_for_owner(user=request.user, pk=pk)
+    if request.method != "POST":
+        context = {"batch": batch, "project_count": batch.projects.count()}
+        return render_page(request, "batches/batch_delete.html", context)
+    name = batch.name
+    try:
+        count = batch_delete(batch=batch, actor=request.user)
+    except BatchBusy as exc:
+        messages.error(request, str(exc))
+        return redirect(batch)
+    messages.success(
+        request,
+        _("Usunięto partię „%(name)s” razem z kartami (%(count)d) i plikiem źródłowym.")
+        % {"name": name, "count": count},
+    )
+    return redirect("dashboard")

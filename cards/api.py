@@ -9,6 +9,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audit.models import AuditEvent
+from audit.services import audit_record
 from batches.models import Project
 from batches.selectors import batch_for_user, project_for_user
 from cards import services
@@ -113,7 +115,7 @@ class BatchGenerateApi(APIView):
         data = serializer.validated_data
         try:
             queued = services.batch_generate(
-                batch=batch, provider=data.get("provider", ""), include_done=data["include_done"]
+                batch=batch, provider=data.get("provider", ""), include_done=data["include_done"], actor=request.user
             )
         except ProviderNotConfigured as exc:
             raise serializers.ValidationError({"provider": [str(exc)]}) from exc
@@ -162,6 +164,8 @@ class BatchExportApi(APIView):
                     code="nothing_to_export",
                     status_code=409,
                 )
+        action = AuditEvent.Action.EXPORT_XLSX if fmt == "xlsx" else AuditEvent.Action.EXPORT_DOCX
+        audit_record(actor=request.user, action=action, batch=batch, request=request)
         return download_response(
             data, name=batch.name, extension=fmt, content_type=content_type, fallback="karty-projektow-B+R"
         )

@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import F, Prefetch, Q
+from django.db.models import F, Q
 from django.utils import timezone
 
+from audit.models import AuditEvent
+from audit.services import audit_record
 from batches.models import Batch, Project
 from batches.services import batch_refresh_status
 from cards import hints as hints_filter
@@ -65,7 +67,7 @@ def project_card_input(project: Project) -> CardInput:
 NOT_DONE = (Project.Status.PENDING, Project.Status.FAILED, Project.Status.GENERATION_TIMEOUT)
 
 
-def batch_generate(*, batch: Batch, provider: str = "", include_done: bool = False) -> int:
+def batch_generate(*, batch: Batch, provider: str = "", include_done: bool = False, actor: User | None = None) -> int:
     """Queue the batch's cards that have none yet (or failed); with include_done also the
     finished ones. Cards queued, generating or approved are never touched."""
     ids = list(
@@ -73,15 +75,55 @@ def batch_generate(*, batch: Batch, provider: str = "", include_done: bool = Fal
         .exclude(review_status=Project.Review.APPROVED)
         .values_list("pk", flat=True)
     )
-    return projects_enqueue(project_ids=ids, provider=provider, batch=batch, run=True)
+    return _enqueue_audited(
+        project_ids=ids, provider=provider, batch=batch, actor=actor, include_done=include_done, run=True
+    )
 
 
-def project_regenerate(*, project: Project, provider: str = "") -> int:
+def project_regenerate(*, project: Project, provider: str = "", actor: User | None = None) -> int:
     """Queue one project's card again (manually edited sections are kept); an approved card is refused."""
     card_check_unlocked(project=project)
     if project.status not in Project.STARTABLE:
         return 0
-    return projects_enqueue(project_ids=[project.pk], provider=provider, batch=project.batch)
+    return _enqueue_audited(
+        project_ids=[project.pk], provider=provider, batch=project.batch, actor=actor, project=project
+    )
+
+
+def _enqueue_audited(
+    *,
+    project_ids: list[int],
+    provider: str,
+    batch: Batch,
+    actor: User | None,
+    project=None,
+    run: bool = False,
+    **details,
+) -> int:
+    try:
+        queued = projects_enqueue(project_ids=project_ids, provider=provider, batch=batch, run=run)
+    except CardsNotQueued as exc:
+        audit_record(
+            actor=actor,
+            action=AuditEvent.Action.GENERATE,
+            batch=batch,
+            project=project,
+            provider=provider or default_provider_name(),
+            queued=exc.queued,
+            queue_down=True,
+            **details,
+        )
+        raise
+    audit_record(
+        actor=actor,
+        action=AuditEvent.Action.GENERATE,
+        batch=batch,
+        project=project,
+        provider=provider or default_provider_name(),
+        queued=queued,
+        **details,
+    )
+    return queued
 
 
 QUEUE_DOWN_MESSAGE = (
@@ -414,7 +456,15 @@ def section_update(*, section: Section, text: str, author: User, base_version: i
             raise SectionConflict()
         if current["text"] == text and current["origin"] == Section.Origin.MANUAL:
             return section
-        section_write(section=section, text=text, origin=Section.Origin.MANUAL, author=author)
+        written = section_write(section=section, text=text, origin=Section.Origin.MANUAL, author=author)
+        audit_record(
+            actor=author,
+            action=AuditEvent.Action.EDIT_SECTION,
+            project=section.project,
+            section_key=section.key,
+            version=written.number,
+            overwrite=base_version is None,
+        )
     project_rescore(project=section.project)
     return section
 
@@ -433,6 +483,14 @@ def section_revert(*, section: Section, version: SectionVersion, author: User) -
             author=author,
             version_origin=SectionVersion.Origin.REVERT,
             reverted_from=version,
+        )
+        audit_record(
+            actor=author,
+            action=AuditEvent.Action.REVERT_SECTION,
+            project=section.project,
+            section_key=section.key,
+            reverted_to=version.number,
+            version=written.number,
         )
     project_rescore(project=section.project)
     return written
@@ -501,6 +559,16 @@ def section_regenerate(*, section: Section, hints: str, model: str, author: User
             regen_requested_by=author,
             regen_requested_at=timezone.now(),
             regen_message="",
+        )
+        audit_record(
+            actor=author,
+            action=AuditEvent.Action.REGENERATE_SECTION,
+            project=section.project,
+            section_key=section.key,
+            model=model,
+            # Whether there were hints, and how long; never their text.
+            hints_chars=len(hints),
+            queued=bool(claimed),
         )
         if not claimed:
             return False
@@ -690,6 +758,13 @@ def project_review(*, project: Project, action: str, user: User) -> Project:
         else:
             locked.approved_by, locked.approved_at = None, None
         locked.save(update_fields=["review_status", "approved_by", "approved_at", "updated_at"])
+        audit_record(
+            actor=user,
+            action=AuditEvent.Action.REVIEW,
+            project=project,
+            review_action=action,
+            review_status=target,
+        )
     project.review_status, project.approved_by, project.approved_at = (
         locked.review_status,
         locked.approved_by,
@@ -773,9 +848,12 @@ def similarity_scope(*, batch: Batch):
     )
 
 
-def _similar_pairs(*, batch: Batch, involving: set[int]) -> tuple[dict[int, Project], list[similarity.SimilarPair]]:
+def _similar_pairs(
+    *, batch: Batch, involving: set[int], viewer: User | None = None
+) -> tuple[dict[int, Project], list[similarity.SimilarPair]]:
     scope = similarity_scope(batch=batch)
     projects = {p.pk: p for p in scope}
+    _mark_viewable(projects.values(), batch=batch, viewer=viewer)
     # Plain (project, key, text) rows instead of model instances: a batch page reads every
     # section of its scope, and building 160+ Section objects was most of its time.
     texts: dict[int, dict[str, str]] = {}
@@ -789,23 +867,41 @@ def _similar_pairs(*, batch: Batch, involving: set[int]) -> tuple[dict[int, Proj
     return projects, similarity.similar_pairs(cards, ignore=ignore, involving=involving)
 
 
+def _mark_viewable(projects, *, batch: Batch, viewer: User | None) -> None:
+    """Set `viewable` on each project: the comparison is the owner's (all their batches of the
+    client), but a colleague the batch is shared with must not learn the names of the owner's
+    other batches and cards that were not shared with them — those show without name or link."""
+    from batches.selectors import batches_for_user
+
+    if viewer is None or viewer.pk == batch.owner_id:
+        for project in projects:
+            project.viewable = True
+        return
+    projects = list(projects)
+    ids = {p.batch_id for p in projects}
+    visible = set(batches_for_user(user=viewer).filter(pk__in=ids).values_list("pk", flat=True))
+    for project in projects:
+        project.viewable = project.batch_id in visible
+
+
 def _section_headings(pair: similarity.SimilarPair) -> list[str]:
     """The alike sections as shown: "Opis projektu 92%", most alike first."""
     return [f"{SECTION_HEADINGS[key]} {percent}%" for key, percent in pair.section_percents if key in SECTION_HEADINGS]
 
 
-def batch_similar_pairs(*, batch: Batch) -> list[dict]:
-    """Very similar card pairs with at least one card in the batch: {a, b, percent, sections}."""
+def batch_similar_pairs(*, batch: Batch, viewer: User | None = None) -> list[dict]:
+    """Very similar card pairs with at least one card in the batch: {a, b, percent, sections}.
+    With a viewer, cards of batches they may not see are marked `viewable = False`."""
     ids = set(batch.projects.values_list("pk", flat=True))
-    projects, pairs = _similar_pairs(batch=batch, involving=ids)
+    projects, pairs = _similar_pairs(batch=batch, involving=ids, viewer=viewer)
     return [
         {"a": projects[p.a], "b": projects[p.b], "percent": p.percent, "sections": _section_headings(p)} for p in pairs
     ]
 
 
-def project_similar(*, project: Project) -> list[dict]:
+def project_similar(*, project: Project, viewer: User | None = None) -> list[dict]:
     """Cards very similar to this one (same batch or the same client's): {project, percent, sections}."""
-    projects, pairs = _similar_pairs(batch=project.batch, involving={project.pk})
+    projects, pairs = _similar_pairs(batch=project.batch, involving={project.pk}, viewer=viewer)
     return [
         {
             "project": projects[p.b if p.a == project.pk else p.a],

@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.translation import gettext as _
@@ -9,15 +10,17 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
+from audit.models import AuditEvent
+from audit.services import audit_record
 from batches.models import Project
-from batches.selectors import batch_for_user, project_for_user
+from batches.selectors import batch_for_user, project_for_user, section_for_user
 from cards import services
 from cards.forms import GenerateForm, ReviewForm, SectionForm, SectionRegenerateForm
 from cards.hints import MAX_HINTS_CHARS
 from cards.models import Section, SectionVersion
 from cards.providers.registry import PROVIDER_LABELS, ProviderNotConfigured
 from cards.sanitize import clean_text
-from cards.sections import SECTION_HEADINGS, SECTION_KEYS
+from cards.sections import SECTION_HEADINGS
 from rndcards.htmx import render_page
 from rndcards.http import AuthenticatedHttpRequest, download_response
 
@@ -28,15 +31,8 @@ PROJECT_PAGE = "cards/project_detail.html"
 
 
 def get_section(request: AuthenticatedHttpRequest, pk: int, key: str) -> Section:
-    """A section of the user's own project; an unknown key or a missing section is a 404."""
-    if key not in SECTION_KEYS:
-        raise Http404("Unknown section")
-    return get_object_or_404(
-        Section.objects.select_related("project__batch", "updated_by"),
-        project__pk=pk,
-        project__batch__owner=request.user,
-        key=key,
-    )
+    """A section of a project the user may collaborate on; an unknown key or a missing section is a 404."""
+    return section_for_user(user=request.user, project_pk=pk, key=key)
 
 
 # --------------------------------------------------------------------------- generation
@@ -53,7 +49,10 @@ def batch_generate(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         return redirect(batch)
     try:
         queued = services.batch_generate(
-            batch=batch, provider=form.cleaned_data["provider"], include_done=form.cleaned_data["include_done"]
+            batch=batch,
+            provider=form.cleaned_data["provider"],
+            include_done=form.cleaned_data["include_done"],
+            actor=request.user,
         )
     except services.CardsNotQueued as exc:
         messages.error(request, str(exc))
@@ -83,7 +82,9 @@ def project_generate(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
         messages.error(request, _("Wybierz dostawcę z listy dostępnych."))
         return redirect(project)
     try:
-        queued = services.project_regenerate(project=project, provider=form.cleaned_data["provider"])
+        queued = services.project_regenerate(
+            project=project, provider=form.cleaned_data["provider"], actor=request.user
+        )
     except (services.CardLocked, services.CardsNotQueued) as exc:
         messages.error(request, str(exc))
         return redirect(project)
@@ -121,7 +122,7 @@ def _project_page(
         "form": form,
         # Lazy too: only the page, the polled card and a saved section show the checklist.
         "quality": lambda: _checklist(project),
-        "similar": lambda: services.project_similar(project=project),
+        "similar": lambda: services.project_similar(project=project, viewer=request.user),
         # One section may show a panel instead of its text: "history" or "regenerate".
         "panel": panel,
         "panel_key": section.key if panel and section is not None else "",
@@ -414,6 +415,7 @@ def batch_export(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     if data is None:
         messages.error(request, _("Żadna karta tej partii nie jest jeszcze wygenerowana — nie ma czego eksportować."))
         return redirect(batch)
+    audit_record(actor=request.user, action=AuditEvent.Action.EXPORT_DOCX, batch=batch, request=request)
     return _docx_response(data, batch.name, fallback="karty-projektow-B+R")
 
 
@@ -423,6 +425,7 @@ def batch_export_xlsx(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
     """The batch as a spreadsheet: a row per project, a column per section."""
     batch = batch_for_user(user=request.user, pk=pk)
     data = services.batch_export_xlsx(batch=batch)
+    audit_record(actor=request.user, action=AuditEvent.Action.EXPORT_XLSX, batch=batch, request=request)
     return download_response(
         data, name=batch.name, extension="xlsx", content_type=XLSX_CONTENT_TYPE, fallback="karty-projektow-B+R"
     )
@@ -432,11 +435,11 @@ def batch_export_xlsx(request: AuthenticatedHttpRequest, pk: int) -> HttpRespons
 @login_required
 def project_export(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """One project's card as a Word document."""
-    project = get_object_or_404(
-        Project.objects.select_related("batch").prefetch_related("sections"), pk=pk, batch__owner=request.user
-    )
+    project = project_for_user(user=request.user, pk=pk)
+    prefetch_related_objects([project], "sections")
     data = services.project_export_docx(project=project)
     if data is None:
         messages.error(request, _("Karta tego projektu nie jest jeszcze wygenerowana — nie ma czego eksportować."))
         return redirect(project)
+    audit_record(actor=request.user, action=AuditEvent.Action.EXPORT_DOCX, project=project, request=request)
     return _docx_response(data, project.name, fallback="karta-projektu-B+R")

@@ -86,6 +86,9 @@ INSTALLED_APPS = [
     "batches",
     "cards",
     "resilience",
+    # ---- firms: firms, memberships, batch sharing; the audit log ----
+    "accounts",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -100,6 +103,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "rndcards.middleware.HtmxLoginRequiredMiddleware",
     "rndcards.middleware.MethodNotAllowedPageMiddleware",
+    # ---- firms: the client address for audit records written by services ----
+    "audit.context.AuditContextMiddleware",
 ]
 
 ROOT_URLCONF = "rndcards.urls"
