@@ -54,13 +54,23 @@ logger = logging.getLogger(__name__)
 
 # KEYS[1]: the client's log, a sorted set of admitted requests (score = time in µs).
 # ARGV: now (µs), window (µs), limit, a unique member for this request.
-# Returns {admitted 0/1, entries in the window after this request, oldest entry's time (µs)}.
+# Returns {admitted 0/1, entries in the window after this request, oldest entry's time,
+# the time this request was counted at} (times in µs).
 # A refused request adds no entry: a client that keeps knocking is admitted again as soon
 # as its old requests leave the window, and the log never holds more than `limit` entries.
+# Time never runs backwards in one log: a request that took its timestamp before another
+# one but reached Redis after it (threads, several servers) counts at the newest entry's
+# time. Without that, the later-stamped request would already have dropped entries the
+# earlier one's window still holds, and a window could hold more than `limit` (the bench's
+# rolling scenario showed 103).
 SLIDING_LOG_LUA = """
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local limit = tonumber(ARGV[3])
+local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if newest[2] and tonumber(newest[2]) > now then
+  now = tonumber(newest[2])
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local count = redis.call('ZCARD', KEYS[1])
 local admitted = 0
@@ -75,7 +85,7 @@ if first[2] then
   oldest = tonumber(first[2])
 end
 redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000))
-return {admitted, count, oldest}
+return {admitted, count, oldest, now}
 """
 # The timestamps come from the web server's clock (like the `limits` package's own), not
 # Redis TIME: the servers are NTP-synchronised, and a skew of a few ms only shifts the
@@ -92,7 +102,7 @@ class Decision:
     limit: int
     remaining: int
     reset_at: float  # Unix time when the oldest counted request leaves the window
-    now: float
+    now: float  # the time the request was counted at
 
     @property
     def retry_after(self) -> int:
@@ -180,7 +190,9 @@ class RedisSlidingLog:
         now_us = int(now * 1_000_000)
         member = f"{now_us}:{uuid.uuid4().hex[:12]}"
         try:
-            admitted, count, oldest_us = self.script(keys=[key], args=[now_us, window * 1_000_000, limit, member])
+            admitted, count, oldest_us, counted_us = self.script(
+                keys=[key], args=[now_us, window * 1_000_000, limit, member]
+            )
         except redis.RedisError as exc:
             self._failed(exc)
             raise LimiterUnavailable from exc
@@ -190,7 +202,7 @@ class RedisSlidingLog:
             limit=limit,
             remaining=max(0, limit - int(count)),
             reset_at=int(oldest_us) / 1_000_000 + window,
-            now=now,
+            now=int(counted_us) / 1_000_000,
         )
 
 

@@ -165,6 +165,21 @@ def test_50_parallel_clients_x_3_requests_never_admit_more_than_100(on_redis, se
     assert on_redis.zcard(key) == 100
 
 
+@pytest.mark.redis
+def test_a_request_stamped_early_but_arriving_late_still_counts_in_a_full_window(on_redis, settings):
+    """Threads or servers: one request takes its time, another overtakes it to Redis."""
+    key = f"{settings.RNDCARDS_REDIS_PREFIX}:ratelimit:late"
+    backend = ratelimit.RedisSlidingLog(REDIS_URL, timeout=1, backoff=1)
+    counted = []
+    for stamp in (0, 0.2, 60.5, 59.9):  # the last was stamped before the third, arrived after it
+        decision = backend.hit(key, limit=2, window=60, now=T0 + stamp)
+        if decision.admitted:
+            counted.append(decision.now - T0)
+
+    # Counted at the newest entry's time (60.5), not at 59.9 — where (−0.1, 59.9] would hold 3.
+    assert max(sum(1 for t in counted if end - 60 < t <= end) for end in counted) <= 2
+
+
 def test_memory_store_admits_at_most_100_under_50_threads(settings):
     settings.RNDCARDS_RATE_LIMIT_REDIS_URL = ""
     with ThreadPoolExecutor(50) as pool:
