@@ -130,9 +130,9 @@ class RateLimitBench:
 
     # -- scenarios ----------------------------------------------------------------------------
     def latency(self) -> None:
+        import redis.connection as redis_connection
         from django.http import HttpResponse
 
-        import redis.connection as redis_connection
         from rndcards.ratelimit import RateLimitMiddleware
 
         def view(request):

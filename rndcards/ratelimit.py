@@ -273,15 +273,15 @@ def limiter_status() -> dict:
     if not backend.shared:
         return {
             "status": "ok",
-            "detail": _(
-                "Limit %(limit)d żądań na %(window)d s liczony osobno w każdym procesie serwera (bez Redis)."
-            )
+            "detail": _("Limit %(limit)d żądań na %(window)d s liczony osobno w każdym procesie serwera (bez Redis).")
             % {"limit": limit, "window": window},
         }
     if backend.ping():
         return {
             "status": "ok",
-            "detail": _("Limit %(limit)d żądań na %(window)d s na użytkownika, wspólny dla wszystkich serwerów (Redis).")
+            "detail": _(
+                "Limit %(limit)d żądań na %(window)d s na użytkownika, wspólny dla wszystkich serwerów (Redis)."
+            )
             % {"limit": limit, "window": window},
         }
     return {

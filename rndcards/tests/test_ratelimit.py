@@ -10,6 +10,7 @@ with the per-test key prefix that the root conftest sets, so tests never share c
 import logging
 import math
 import os
+import re
 import shutil
 import signal
 import socket
@@ -606,3 +607,41 @@ def test_malformed_limit_settings_are_refused_at_start_up(env, message):
     )
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and message in result.stderr
+
+
+# --- in the browser ---------------------------------------------------------------------
+from rndcards.tests.test_browser import browser, log_in, page  # noqa: E402, F401 - the Playwright fixtures
+
+
+@pytest.mark.browser
+def test_a_save_refused_by_the_limit_says_how_long_to_wait_and_keeps_the_text(
+    page,  # noqa: F811 - the fixture imported above
+    owner,
+    make_batch,
+    transactional_db,
+    settings,
+):
+    from cards import services
+
+    project = make_batch(owner, projects=1).projects.get()
+    type(project).objects.filter(pk=project.pk).update(status="queued", requested_provider="offline")
+    services.project_generate(project_id=project.pk)
+    log_in(page, owner)
+    page.goto(project.get_absolute_url())
+    page.locator("#section-rezultaty").get_by_role("link", name="Edytuj").click()
+    page.locator("#section-rezultaty trix-editor").click()
+    page.keyboard.type("Tekst, którego nie wolno zgubić")
+
+    # This user's last minute is full: the save is the request over the limit.
+    backend = ratelimit._backend()
+    key = f"{settings.RNDCARDS_REDIS_PREFIX}:ratelimit:user:{owner.pk}"
+    while backend.hit(key, limit=settings.RNDCARDS_RATE_LIMIT, window=60, now=time.time()).admitted:
+        pass
+    page.expects_429 = True
+    page.locator("#section-rezultaty").get_by_role("button", name="Zapisz").click()
+
+    box = page.locator("#client-error")
+    box.get_by_text("Zbyt wiele żądań").wait_for()
+    assert re.search(r"Odczekaj \d+ s", box.inner_text())
+    assert "Tekst, którego nie wolno zgubić" in page.locator("#section-rezultaty trix-editor").inner_text()
+    assert "Tekst, którego nie wolno zgubić" not in project.sections.get(key="rezultaty").text
