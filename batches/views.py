@@ -67,7 +67,7 @@ def batch_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
         # it from history) should land on the upload form, not on an error page.
         return redirect("dashboard")
     form = UploadForm(request.POST, request.FILES)
-    # Stricter limit on uploads per user (rndcards/ratelimit.py): checked before the file is read.
+    # Stricter limit on uploads per user (rndcards/ratelimit.py): checked before the workbook is parsed.
     if over_limit := upload_refusal(request):
         refusal, message = over_limit
         form.add_error(None, message)
