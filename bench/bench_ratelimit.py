@@ -158,10 +158,18 @@ class RateLimitBench:
             reads[0] += 1
             return original(self, *args, **kwargs)
 
+        # The floor under the same conditions: one bare round trip to this Redis (PING).
+        pings = []
+        for _ in range(2000):
+            started = time.perf_counter()
+            self.redis.ping()
+            pings.append(time.perf_counter() - started)
+
         redis_connection.AbstractConnection.read_response = counting
         before = self.commandstats()
         timings = []
         statuses = []
+        cpu_started = time.process_time()
         try:
             for request in requests:
                 started = time.perf_counter()
@@ -170,7 +178,9 @@ class RateLimitBench:
                 statuses.append(response.status_code)
         finally:
             redis_connection.AbstractConnection.read_response = original
+        cpu_per_request = (time.process_time() - cpu_started) / len(requests)
         after = self.commandstats()
+        load = os.getloadavg()[0]
         n = len(requests)
         evalsha = after.get("evalsha", 0) - before.get("evalsha", 0)
         inner = {"zremrangebyscore", "zcard", "zadd", "zrange", "pexpire"}
@@ -189,6 +199,21 @@ class RateLimitBench:
                 note=f"p50 {p50:.3f} ms, {n} requests of {LATENCY_USERS} users",
             ),
             figure("latency.p50_ms", "added latency per request, p50", p50, "ms", digits=3),
+            figure(
+                "latency.ping_p99_ms",
+                "one bare Redis round trip (PING), p99, same conditions",
+                percentile(pings, 0.99) * 1000,
+                "ms",
+                digits=3,
+                note=f"p50 {percentile(pings, 0.5) * 1000:.3f} ms; load average {load:.1f} on {os.cpu_count()} CPUs",
+            ),
+            figure(
+                "latency.cpu_us",
+                "limiter CPU time per request in the web process (client side, incl. redis-py)",
+                cpu_per_request * 1e6,
+                "µs",
+                digits=1,
+            ),
             figure(
                 "roundtrips.client",
                 "Redis round trips per request (responses read by redis-py)",
