@@ -162,6 +162,9 @@ class RedisSlidingLog:
     def _recovered(self) -> None:
         if self.last_error:
             with self._lock:
+                # A request that was already on its way answered after another one failed
+                # (a slow moment, not a dead server): no need to wait out the back-off.
+                self._down_until = 0.0
                 if self.last_error:
                     logger.warning("Rate limiter: Redis reachable again, limits apply")
                     self.last_error = ""
@@ -259,6 +262,12 @@ def _backend() -> RedisSlidingLog | MemorySlidingLog:
                     backend = MemorySlidingLog()
                 _backends[config] = backend
     return backend
+
+
+def reset_backends() -> None:
+    """Forget this process's limiter stores and their Redis state (tests)."""
+    with _backends_lock:
+        _backends.clear()
 
 
 def limiter_status() -> dict:

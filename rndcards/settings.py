@@ -325,7 +325,7 @@ RNDCARDS_RATE_LIMIT_WINDOW = env_int("RNDCARDS_RATE_LIMIT_WINDOW", 60, minimum=1
 RNDCARDS_RATE_LIMIT_REDIS_URL = env("RNDCARDS_RATE_LIMIT_REDIS_URL", REDIS_URL)
 # A dead Redis must not add seconds to every request: a short timeout, then requests pass
 # unlimited and Redis is tried again only after the back-off.
-RNDCARDS_RATE_LIMIT_REDIS_TIMEOUT_MS = env_int("RNDCARDS_RATE_LIMIT_REDIS_TIMEOUT_MS", 250, minimum=10)
+RNDCARDS_RATE_LIMIT_REDIS_TIMEOUT_MS = env_int("RNDCARDS_RATE_LIMIT_REDIS_TIMEOUT_MS", 500, minimum=10)
 RNDCARDS_RATE_LIMIT_BACKOFF = env_int("RNDCARDS_RATE_LIMIT_BACKOFF", 5, minimum=1)
 # Load balancers and monitoring are never limited.
 RNDCARDS_RATE_LIMIT_EXEMPT = ("/health", "/api/health", "/static/", "/metrics")

@@ -33,12 +33,27 @@ REDIS_URL = os.environ.get("RNDCARDS_TEST_REDIS_URL") or os.environ.get("REDIS_U
 T0 = float(int(time.time()))
 
 
+@pytest.fixture(autouse=True)
+def _fresh_limiter_stores():
+    # No back-off left over from an earlier test's Redis hiccup (or a killed test server).
+    ratelimit.reset_backends()
+    yield
+    ratelimit.reset_backends()
+
+
+def _use_real_redis(settings) -> None:
+    settings.RNDCARDS_RATE_LIMIT_REDIS_URL = REDIS_URL
+    # A loaded CI machine (2 cores, 50 threads in one test) can be slower than production's
+    # 500 ms; these tests are about counting, not about timing out.
+    settings.RNDCARDS_RATE_LIMIT_REDIS_TIMEOUT_MS = 5000
+
+
 @pytest.fixture(params=["redis", "memory"])
 def store(request, settings):
     """Each limiter test runs on real Redis and on the embedded per-process store."""
     if request.param == "redis":
         request.applymarker(pytest.mark.redis)
-        settings.RNDCARDS_RATE_LIMIT_REDIS_URL = REDIS_URL
+        _use_real_redis(settings)
     else:
         settings.RNDCARDS_RATE_LIMIT_REDIS_URL = ""
     return request.param
@@ -46,7 +61,7 @@ def store(request, settings):
 
 @pytest.fixture
 def on_redis(settings):
-    settings.RNDCARDS_RATE_LIMIT_REDIS_URL = REDIS_URL
+    _use_real_redis(settings)
     return redis.Redis.from_url(REDIS_URL)
 
 
@@ -170,7 +185,7 @@ def test_50_parallel_clients_x_3_requests_never_admit_more_than_100(on_redis, se
 def test_a_request_stamped_early_but_arriving_late_still_counts_in_a_full_window(on_redis, settings):
     """Threads or servers: one request takes its time, another overtakes it to Redis."""
     key = f"{settings.RNDCARDS_REDIS_PREFIX}:ratelimit:late"
-    backend = ratelimit.RedisSlidingLog(REDIS_URL, timeout=1, backoff=1)
+    backend = ratelimit.RedisSlidingLog(REDIS_URL, timeout=5, backoff=1)
     counted = []
     for stamp in (0, 0.2, 60.5, 59.9):  # the last was stamped before the third, arrived after it
         decision = backend.hit(key, limit=2, window=60, now=T0 + stamp)
@@ -491,6 +506,20 @@ def test_a_dead_redis_is_not_asked_again_during_the_back_off(client, owner, own_
         assert client.get("/login/").status_code == 302
     assert ratelimit.limiter_status()["status"] == "unavailable"
     assert asked == []
+
+
+def test_an_answer_arriving_after_a_failure_ends_the_back_off(caplog):
+    """One slow reply under load (another thread's request answers just after) is not a dead Redis."""
+    backend = ratelimit.RedisSlidingLog("redis://127.0.0.1:1/0", timeout=0.1, backoff=300)
+    with caplog.at_level(logging.WARNING, logger="rndcards.ratelimit"):
+        backend._failed(redis.TimeoutError("Timeout reading from socket"))
+        assert backend.in_backoff()
+        backend._recovered()  # what a concurrent request that got its answer does
+    assert not backend.in_backoff()
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == [
+        "Rate limiter: Redis unavailable",
+        "Rate limiter: Redis reachable again, limits apply",
+    ]
 
 
 @pytest.mark.redis
