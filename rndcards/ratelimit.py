@@ -437,7 +437,7 @@ def too_many_requests(request: HttpRequest, *, retry_after: int, message: str) -
 def _general_message(decision: Decision) -> str:
     return _(
         "Zbyt wiele żądań w krótkim czasie (limit: %(limit)d na %(window)d s). "
-        "Spróbuj ponownie za %(seconds)d s — to, co wpisano, nie zostało jeszcze wysłane ani zapisane."
+        "Spróbuj ponownie za %(seconds)d s — tego żądania nie wykonano, nic nie zostało zapisane."
     ) % {"limit": decision.limit, "window": settings.RNDCARDS_RATE_LIMIT_WINDOW, "seconds": decision.retry_after}
 
 
