@@ -30,6 +30,7 @@ from cards.providers.registry import PROVIDER_LABELS
 from cards.services import batch_similar_pairs, batch_usage, fallback_counts
 from rndcards.htmx import render_page
 from rndcards.http import AuthenticatedHttpRequest
+from rndcards.ratelimit import upload_refusal
 
 # ?sort= of the batch page: the server orders the table (cards without a score last).
 PROJECT_ORDERINGS = {
@@ -81,6 +82,13 @@ def batch_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
         # it from history) should land on the upload form, not on an error page.
         return redirect("dashboard")
     form = UploadForm(request.POST, request.FILES)
+    # Stricter limit on uploads per user (rndcards/ratelimit.py): checked before the workbook is parsed.
+    if over_limit := upload_refusal(request):
+        refusal, message = over_limit
+        form.add_error(None, message)
+        response = _dashboard(request, form, status=429)
+        response["Retry-After"] = str(refusal.retry_after)
+        return response
     if not form.is_valid():
         return _dashboard(request, form, status=413 if form.too_large else 400)
     upload = form.cleaned_data["file"]

@@ -188,7 +188,7 @@ class PagesBench:
             # One consultant's load far above 100 requests/min: the limiter stays on (its cost
             # is in every figure) with a ceiling the load does not reach.
             RNDCARDS_RATE_LIMIT="1000000",
-            RNDCARDS_LOGIN_RATE_LIMIT="1000/m",
+            RNDCARDS_LOGIN_RATE="1000/m",
         )
         started = time.monotonic()
         run_manage(["migrate", "--noinput"], env=self.env, timeout=180)

@@ -98,6 +98,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # --- ratelimit: 100 requests/min per user (rndcards/ratelimit.py); needs request.user ---
+    "rndcards.ratelimit.RateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -320,6 +322,62 @@ AI_PRICES = {
 RNDCARDS_DEFAULT_PROVIDER = env("RNDCARDS_DEFAULT_PROVIDER")
 if RNDCARDS_DEFAULT_PROVIDER not in {"", "offline", "anthropic", "openai"}:
     raise ImproperlyConfigured("RNDCARDS_DEFAULT_PROVIDER must be offline, anthropic or openai.")
+
+# --- rate limits (rndcards/ratelimit.py) ------------------------------------------------
+# Requests per user (or client address) in any RNDCARDS_RATE_LIMIT_WINDOW seconds, a true
+# rolling window; 0 turns the limit off. Shared through Redis when it is configured,
+# otherwise counted per process.
+RNDCARDS_RATE_LIMIT = env_int("RNDCARDS_RATE_LIMIT", 100, minimum=0)
+RNDCARDS_RATE_LIMIT_WINDOW = env_int("RNDCARDS_RATE_LIMIT_WINDOW", 60, minimum=1)
+RNDCARDS_RATE_LIMIT_REDIS_URL = env("RNDCARDS_RATE_LIMIT_REDIS_URL", REDIS_URL)
+# A dead Redis must not add seconds to every request: a short timeout, then requests pass
+# unlimited and Redis is tried again only after the back-off.
+RNDCARDS_RATE_LIMIT_REDIS_TIMEOUT_MS = env_int("RNDCARDS_RATE_LIMIT_REDIS_TIMEOUT_MS", 500, minimum=10)
+RNDCARDS_RATE_LIMIT_BACKOFF = env_int("RNDCARDS_RATE_LIMIT_BACKOFF", 5, minimum=1)
+# Load balancers and monitoring are never limited.
+RNDCARDS_RATE_LIMIT_EXEMPT = ("/health", "/api/health", "/static/", "/metrics")
+
+
+def _trusted_proxies(name: str) -> int | tuple[str, ...]:
+    """A number of proxy hops, or proxy addresses/networks separated by commas."""
+    import ipaddress
+
+    raw = env(name).strip()
+    if not raw:
+        return 0
+    if raw.isdigit():
+        return int(raw)
+    proxies = tuple(item.strip() for item in raw.split(",") if item.strip())
+    for item in proxies:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must be a number of proxy hops or IP addresses/networks separated by commas, got {item!r}"
+            ) from None
+    return proxies
+
+
+# X-Forwarded-For is believed only as far as these proxies wrote it (client address for
+# the anonymous limit and the login limit). Empty: never read.
+RNDCARDS_TRUSTED_PROXIES = _trusted_proxies("RNDCARDS_TRUSTED_PROXIES")
+
+
+def _rate(name: str, default: str) -> str:
+    import re
+
+    raw = env(name, default).strip()
+    if not re.fullmatch(r"[1-9][0-9]*/[0-9]*[smhd]", raw):
+        raise ImproperlyConfigured(f"{name} must look like 10/m (count/s, m, h, d, or e.g. 10/5m), got {raw!r}")
+    return raw
+
+
+# Stricter limits (django-ratelimit, fixed windows in the cache): login POSTs per client
+# address and per username, batch uploads per user.
+RNDCARDS_LOGIN_RATE = _rate("RNDCARDS_LOGIN_RATE", "10/m")
+RNDCARDS_UPLOAD_RATE = _rate("RNDCARDS_UPLOAD_RATE", "10/m")
+# Redis down: django-ratelimit lets the request through instead of refusing it.
+RATELIMIT_FAIL_OPEN = True
 
 # --- auth, i18n -------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -4,11 +4,17 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from resilience import views as resilience_views
+from rndcards.ratelimit import login_rate_limited
 
 urlpatterns = [
     path("", include("batches.urls")),
     path("", include("cards.urls")),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path(
+        "login/",
+        # Stricter limit on login POSTs, per client address and per username (rndcards/ratelimit.py).
+        login_rate_limited(auth_views.LoginView.as_view(redirect_authenticated_user=True)),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("health", resilience_views.health, name="health"),
     path("admin/", admin.site.urls),

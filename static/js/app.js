@@ -122,11 +122,21 @@
       form.setAttribute("data-dirty", "");
     }
   }
+  // A 429 from the rate limiter says how long to wait (Retry-After, seconds).
+  function rateLimitedMessage(xhr) {
+    var seconds = parseInt(xhr.getResponseHeader("Retry-After") || "", 10);
+    if (!(seconds > 0)) {
+      return ERRORS[429];
+    }
+    return "Zbyt wiele żądań w krótkim czasie. Odczekaj " + seconds + " s i spróbuj ponownie — Twój tekst jest nadal w edytorze, nic nie zostało zapisane.";
+  }
   document.addEventListener("htmx:responseError", function (event) {
-    var status = event.detail.xhr ? event.detail.xhr.status : 0;
+    var xhr = event.detail.xhr;
+    var status = xhr ? xhr.status : 0;
     markUnsaved(event);
     showError(
-      ERRORS[status] ||
+      (status === 429 && rateLimitedMessage(xhr)) ||
+        ERRORS[status] ||
         "Serwer nie mógł wykonać operacji (kod " + status + "). Spróbuj ponownie za chwilę — Twój tekst jest nadal w edytorze."
     );
   });
