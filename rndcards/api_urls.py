@@ -6,9 +6,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from batches import api as batches_api
 from cards import api as cards_api
 from rndcards import api_auth
+from rndcards.ratelimit import login_rate_limited
 
 urlpatterns = [
-    path("auth/token/", api_auth.TokenObtainApi.as_view(), name="api_token_obtain"),
+    # The same stricter limit as the login form (per client address; per username for form posts).
+    path("auth/token/", login_rate_limited(api_auth.TokenObtainApi.as_view()), name="api_token_obtain"),
     path("auth/token/refresh/", api_auth.TokenRefreshApi.as_view(), name="api_token_refresh"),
     path("auth/token/verify/", api_auth.TokenVerifyApi.as_view(), name="api_token_verify"),
     path("batches/", batches_api.BatchListApi.as_view(), name="api_batch_list"),

@@ -674,3 +674,19 @@ def test_a_save_refused_by_the_limit_says_how_long_to_wait_and_keeps_the_text(
     assert re.search(r"Odczekaj \d+ s", box.inner_text())
     assert "Tekst, którego nie wolno zgubić" in page.locator("#section-rezultaty trix-editor").inner_text()
     assert "Tekst, którego nie wolno zgubić" not in project.sections.get(key="rezultaty").text
+
+
+def test_the_api_token_endpoint_shares_the_strict_login_limit_and_answers_json(client, owner, settings):
+    settings.RNDCARDS_LOGIN_RATE = "3/m"
+    url = "/api/auth/token/"
+    body = {"username": "konsultant", "password": "zle-haslo"}
+    statuses = [
+        client.post(url, body, content_type="application/json", REMOTE_ADDR="203.0.113.77").status_code
+        for _ in range(3)
+    ]
+    refused = client.post(url, body, content_type="application/json", REMOTE_ADDR="203.0.113.77")
+
+    assert statuses == [401, 401, 401]
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert int(refused["Retry-After"]) >= 1
