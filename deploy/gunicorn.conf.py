@@ -174,4 +174,3 @@ def worker_abort(worker):
         worker.pid,
         extra={"request_id": request_id or "-", "timeout_s": timeout},
     )
-

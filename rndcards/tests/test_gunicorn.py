@@ -139,7 +139,9 @@ def test_gunicorn_serves_health_with_json_access_log_and_adds_up_workers_metrics
     metrics_dir.mkdir()
     (metrics_dir / "counter_999999.db").write_bytes(b"left by an earlier run")
     env = {
-        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DRAMATIQ_BROKER_URL", *GUNICORN_ENV}
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "DRAMATIQ_BROKER_URL", *GUNICORN_ENV}
     }
     env.update(
         GUNICORN_BIND=f"127.0.0.1:{port}",

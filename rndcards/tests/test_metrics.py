@@ -72,9 +72,11 @@ def test_generation_attempts_are_counted_by_provider_and_outcome(owner, make_bat
 
     assert GenerationAttempt.objects.filter(provider="offline", outcome="success").count() == 2
     name = ("rndcards_generation_attempts", "rndcards_generation_attempts_total")
-    assert value(after, *name, provider="offline", outcome="success") - value(
-        before, *name, provider="offline", outcome="success"
-    ) == 2
+    assert (
+        value(after, *name, provider="offline", outcome="success")
+        - value(before, *name, provider="offline", outcome="success")
+        == 2
+    )
     duration = ("rndcards_generation_attempt_duration_seconds", "rndcards_generation_attempt_duration_seconds_count")
     assert value(after, *duration, provider="offline") - value(before, *duration, provider="offline") == 2
 
