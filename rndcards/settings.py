@@ -187,6 +187,11 @@ _DRAMATIQ_MIDDLEWARE = [
     # ops: the request id of whoever queued a job is on the job's log lines.
     "rndcards.logs.RequestIdDramatiqMiddleware",
 ]
+# ops: worker processes serve their metrics (dramatiq_* and rndcards_generation_*) on
+# dramatiq_prom_host:dramatiq_prom_port (0.0.0.0:9191), unprotected: internal network only.
+# Set PROMETHEUS_MULTIPROC_DIR to the same directory as dramatiq_prom_db (deploy/compose.yaml).
+if env_bool("DRAMATIQ_PROMETHEUS", False):
+    _DRAMATIQ_MIDDLEWARE.append("dramatiq.middleware.prometheus.Prometheus")
 if DRAMATIQ_BROKER_URL == "stub":
     DRAMATIQ_BROKER = {"BROKER": "dramatiq.brokers.stub.StubBroker", "OPTIONS": {}, "MIDDLEWARE": _DRAMATIQ_MIDDLEWARE}
 elif DRAMATIQ_BROKER_URL.startswith(("redis://", "rediss://", "unix://")):
