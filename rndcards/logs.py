@@ -50,23 +50,6 @@ class JsonLogFormatter(JsonFormatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s", *args, **kwargs)
 
 
-def _networks(values) -> list:
-    networks = []
-    for value in values:
-        networks.append(ipaddress.ip_network(value, strict=False))
-    return networks
-
-
-def parse_networks(name: str, values: list[str]) -> list:
-    """IPs or CIDR blocks from a setting; a malformed one names the variable."""
-    from django.core.exceptions import ImproperlyConfigured
-
-    try:
-        return _networks(values)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name} must list IP addresses or networks (CIDR): {exc}") from None
-
-
 def ip_in(address: str, networks) -> bool:
     try:
         ip = ipaddress.ip_address(address.strip())
