@@ -52,7 +52,11 @@ libreoffice:
 
 # Benchmarks (not tests): PostgreSQL and Redis on 127.0.0.1, figures in bench/results/.
 # BENCH_ARGS='--only generation' runs a subset; see bench/run.py.
-bench: $(VENV)/.installed
+$(VENV)/.installed-bench: $(VENV)/.installed requirements-bench.txt
+	$(PIP) install -r requirements-bench.txt
+	touch $@
+
+bench: $(VENV)/.installed-bench
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 lint: $(VENV)/.installed-test
@@ -65,3 +69,15 @@ format: $(VENV)/.installed-test
 
 clean:
 	rm -rf $(VENV) var reports
+
+# ---- smoke tests (smoke/) ------------------------------------------------------------------
+# The critical paths in Chromium: log in, upload, generate, edit, export, health. Without
+# BASE_URL they start a live server with a real worker (they also run in `make test`); with
+# it they drive that deployment, as SMOKE_USER / SMOKE_PASSWORD (an existing account:
+# `manage.py create_demo_user --username smoke` there). Screenshots: reports/smoke/.
+#   make smoke BASE_URL=https://karty.example.pl SMOKE_USER=smoke SMOKE_PASSWORD=...
+.PHONY: smoke
+smoke: $(VENV)/.installed-test chromium
+	@echo "smoke tests against $(if $(BASE_URL),$(BASE_URL),a live server started here)"
+	@SMOKE_BASE_URL="$(BASE_URL)" SMOKE_USER="$(SMOKE_USER)" SMOKE_PASSWORD="$(SMOKE_PASSWORD)" \
+	  $(PY) -m pytest -m smoke smoke $(PYTEST_ARGS)

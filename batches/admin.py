@@ -19,7 +19,17 @@ class BatchAdmin(admin.ModelAdmin):
     list_display = ("name", "client_name", "owner", "status", "project_count", "generated_count", "uploaded_at")
     list_filter = ("status", "uploaded_at")
     search_fields = ("name", "client_name", "original_filename", "owner__username")
-    readonly_fields = ("token", "uploaded_at", "updated_at", "ai_usage")
+    readonly_fields = (
+        "token",
+        "uploaded_at",
+        "updated_at",
+        "ai_usage",
+        # the "batch finished" e-mail: when it went out, or why it did not
+        "generation_run",
+        "notified_run",
+        "notified_at",
+        "notification_error",
+    )
     list_select_related = ("owner",)
     inlines = [ProjectInline]
 

@@ -36,6 +36,17 @@ class Batch(models.Model):
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.IMPORTED)
     uploaded_at = models.DateTimeField(_("przesłano"), auto_now_add=True)
     updated_at = models.DateTimeField(_("zmieniono"), auto_now=True)
+    # ---- "batch finished" e-mail (batches.services.batch_notify_finished) ----
+    # Every "generate all" that queues cards starts a run; the owner is told once per run,
+    # when its last card is final. notified_run is claimed by a conditional update, so
+    # workers finishing together (or a redelivered job) send one e-mail. db_default keeps
+    # the migration backward compatible: code that does not know the columns still inserts.
+    generation_run = models.PositiveIntegerField(_("przebieg generowania"), default=0, db_default=0, editable=False)
+    notified_run = models.PositiveIntegerField(_("powiadomiono o przebiegu"), default=0, db_default=0, editable=False)
+    notified_at = models.DateTimeField(_("wysłano powiadomienie"), null=True, blank=True, editable=False)
+    notification_error = models.TextField(
+        _("błąd powiadomienia"), blank=True, default="", db_default="", editable=False
+    )
 
     class Meta:
         ordering = ["-uploaded_at", "-pk"]

@@ -1,16 +1,24 @@
-"""Business logic for batches: importing a workbook."""
+"""Business logic for batches: importing a workbook, the batch status, the "finished" e-mail."""
 
+import functools
 import io
+import logging
 import secrets
+import unicodedata
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
+from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 
 from batches import excel
 from batches.models import Batch, Project
+
+logger = logging.getLogger(__name__)
 
 
 def batch_import(*, content: bytes, owner: User, filename: str, name: str = "") -> Batch:
@@ -55,10 +63,21 @@ def batch_refresh_status(*, batch: Batch) -> None:
     # change: lock the batch row, then read.
     with transaction.atomic():
         Batch.objects.select_for_update().filter(pk=batch.pk).first()
-        _refresh_status_locked(batch)
+        status = _refresh_status_locked(batch)
+        # The last card of a run is final: whoever claims the run (a conditional update,
+        # so one of several workers finishing together, and never a redelivered job a
+        # second time) sends the e-mail once the card's result is committed.
+        if status != Batch.Status.GENERATING and _claim_notification(batch_id=batch.pk):
+            transaction.on_commit(functools.partial(batch_notify_finished, batch_id=batch.pk), robust=True)
 
 
-def _refresh_status_locked(batch: Batch) -> None:
+def _claim_notification(*, batch_id: int) -> bool:
+    return bool(
+        Batch.objects.filter(pk=batch_id, notified_run__lt=F("generation_run")).update(notified_run=F("generation_run"))
+    )
+
+
+def _refresh_status_locked(batch: Batch) -> str:
     statuses = set(Project.objects.filter(batch_id=batch.pk).values_list("status", flat=True))
     if statuses & {Project.Status.QUEUED, Project.Status.GENERATING}:
         status = Batch.Status.GENERATING
@@ -69,3 +88,73 @@ def _refresh_status_locked(batch: Batch) -> None:
     else:
         status = Batch.Status.IMPORTED
     Batch.objects.filter(pk=batch.pk).exclude(status=status).update(status=status)
+    return status
+
+
+# --------------------------------------------------------------------------- "batch finished" e-mail
+
+SUBJECT_NAME_CHARS = 80
+
+
+def mail_safe_line(text: str, *, limit: int) -> str:
+    """One line of user text fit for an e-mail header: no line breaks or other control and
+    format characters (header injection, bidi spoofing), whitespace collapsed, shortened."""
+    kept = "".join(" " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in text)
+    line = " ".join(kept.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def batch_outcome_counts(*, batch: Batch) -> dict[str, int]:
+    """The batch's cards by outcome: made by AI, offline drafts (no AI), failed."""
+    counts = {"ai": 0, "offline": 0, "failed": 0}
+    for status, provider in Project.objects.filter(batch_id=batch.pk).values_list("status", "provider"):
+        if status == Project.Status.GENERATED:
+            counts["offline" if provider == "offline" else "ai"] += 1
+        elif status in (Project.Status.FAILED, Project.Status.GENERATION_TIMEOUT):
+            counts["failed"] += 1
+    return counts
+
+
+def batch_finished_message(*, batch: Batch, counts: dict[str, int], url: str) -> tuple[str, str]:
+    """Subject and plain-text body (Polish) of the e-mail sent when a batch's cards are done."""
+    name = mail_safe_line(batch.name, limit=SUBJECT_NAME_CHARS)
+    subject = f"Generowanie zakończone: „{name}”"
+    if counts["failed"]:
+        subject += f" (z błędem: {counts['failed']})"
+    greeting = mail_safe_line(batch.owner.first_name, limit=60)
+    lines = [
+        f"Dzień dobry{', ' + greeting if greeting else ''},",
+        "",
+        f"generowanie kart partii „{mail_safe_line(batch.name, limit=255)}” zakończyło się.",
+        "",
+        f"Karty wygenerowane przez AI: {counts['ai']}",
+        f"Szkice offline (bez udziału AI — wymagają uzupełnienia): {counts['offline']}",
+        f"Karty z błędem: {counts['failed']}",
+        "",
+    ]
+    if counts["failed"]:
+        lines += ["Karty z błędem wygenerujesz ponownie przyciskiem „Generuj wszystkie” na stronie partii.", ""]
+    lines += [f"Partia: {url}", "", "— RnD Cards (wiadomość wysłana automatycznie)"]
+    return subject, "\n".join(lines) + "\n"
+
+
+def batch_notify_finished(*, batch_id: int) -> bool:
+    """E-mail the batch's owner that its cards are done (counts, link); True when sent.
+
+    Never raises: a mail server that is down must not fail the batch. The failure is
+    logged and kept in notification_error; an owner without an address gets nothing.
+    """
+    try:
+        batch = Batch.objects.select_related("owner").get(pk=batch_id)
+        address = (batch.owner.email or "").strip()
+        if not address:
+            return False
+        url = f"{settings.RNDCARDS_SITE_URL}{batch.get_absolute_url()}"
+        subject, body = batch_finished_message(batch=batch, counts=batch_outcome_counts(batch=batch), url=url)
+        send_mail(subject, body, None, [address], fail_silently=False)
+    except Exception as exc:
+        logger.exception("could not send the 'batch finished' e-mail of batch %s", batch_id)
+        Batch.objects.filter(pk=batch_id).update(notification_error=f"{type(exc).__name__}: {exc}"[:2000])
+        return False
+    Batch.objects.filter(pk=batch_id).update(notified_at=timezone.now(), notification_error="")
+    return True

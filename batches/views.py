@@ -138,6 +138,8 @@ def batch_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         # Cards that asked for AI but got the offline draft because the provider failed.
         "fallbacks": fallback_counts(projects),
         "in_progress": in_progress,
+        # Every card in a final state (generated, failed, timed out): the run is over.
+        "generation_done": bool(projects) and not in_progress and not counts[Project.Status.PENDING],
         "generate_form": GenerateForm(),
         "usage": batch_usage(batch=batch),
         "sort": sort,

@@ -34,7 +34,7 @@ PG_URL_TEMPLATE = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:
 # broker namespace, and the test suite uses /15.
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 PIDFILE_ENV = "BENCH_PIDFILE"
-_OPS = {"<=": lambda m, t: m <= t, ">=": lambda m, t: m >= t, "==": lambda m, t: m == t}
+_OPS = {"<": lambda m, t: m < t, "<=": lambda m, t: m <= t, ">=": lambda m, t: m >= t, "==": lambda m, t: m == t}
 
 
 # --- figures -------------------------------------------------------------------------------
@@ -82,7 +82,7 @@ def format_value(value: Any, unit: str = "") -> str:
 def format_target(fig: dict[str, Any]) -> str:
     if fig.get("target") is None:
         return ""
-    op = {"<=": "≤", ">=": "≥", "==": "="}.get(fig["op"], fig["op"])
+    op = {"<": "<", "<=": "≤", ">=": "≥", "==": "="}.get(fig["op"], fig["op"])
     return f"{op} {format_value(fig['target'], fig.get('unit', ''))}"
 
 

@@ -133,8 +133,10 @@ _ABBREVIATIONS = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def plain(text: str) -> str:
-    """Plain text of a section stored as sanitized HTML (or already plain)."""
+    """Plain text of a section stored as sanitized HTML (or already plain); memoised, as
+    html_to_text, since every page view of a batch reads all of its sections."""
     text = clean_text(text or "")
     return html_to_text(text) if _TAG.search(text) else text.strip()
 

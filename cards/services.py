@@ -74,7 +74,7 @@ def batch_generate(*, batch: Batch, provider: str = "", include_done: bool = Fal
         .exclude(review_status=Project.Review.APPROVED)
         .values_list("pk", flat=True)
     )
-    return projects_enqueue(project_ids=ids, provider=provider, batch=batch)
+    return projects_enqueue(project_ids=ids, provider=provider, batch=batch, run=True)
 
 
 def project_regenerate(*, project: Project, provider: str = "") -> int:
@@ -119,7 +119,9 @@ def _send_generations(project_ids: list[int]) -> list[int]:
     return []
 
 
-def projects_enqueue(*, project_ids: list[int], provider: str, batch: Batch) -> int:
+def projects_enqueue(*, project_ids: list[int], provider: str, batch: Batch, run: bool = False) -> int:
+    """Queue these projects of the batch; `run` (generate all) starts a new generation run,
+    whose end the owner is told by e-mail (batches.services.batch_refresh_status)."""
     provider = provider or default_provider_name()
     require_configured(provider)
     now = timezone.now()
@@ -133,6 +135,9 @@ def projects_enqueue(*, project_ids: list[int], provider: str, batch: Batch) -> 
                 status=Project.Status.QUEUED, requested_provider=provider, queued_at=now, error_message=""
             ):
                 queued.append(project_id)
+        if run and queued:
+            # In the queueing transaction: a card finishing at once must already see the run.
+            Batch.objects.filter(pk=batch.pk).update(generation_run=F("generation_run") + 1)
         batch_refresh_status(batch=batch)
 
         unsent: list[int] = []
@@ -755,20 +760,24 @@ def similarity_scope(*, batch: Batch):
         Project.objects.filter(scope)
         .order_by("batch__uploaded_at", "batch_id", "row_number")  # in a pair, the older card comes first
         .select_related("batch")
-        .prefetch_related(Prefetch("sections", queryset=Section.objects.only("project_id", "key", "text")))
+        # What the similar-cards lists show; the inputs and checklists are not needed here.
+        .only("pk", "name", "row_number", "batch_id", "batch__name", "batch__uploaded_at")
     )
 
 
 def _similar_pairs(*, batch: Batch, involving: set[int]) -> tuple[dict[int, Project], list[similarity.SimilarPair]]:
-    projects = {p.pk: p for p in similarity_scope(batch=batch)}
-    cards = [
-        similarity.CardText(id=p.pk, sections={s.key: plain(s.text) for s in p.sections.all()})
-        for p in projects.values()
-        if p.sections.all()
-    ]
+    scope = similarity_scope(batch=batch)
+    projects = {p.pk: p for p in scope}
+    # Plain (project, key, text) rows instead of model instances: a batch page reads every
+    # section of its scope, and building 160+ Section objects was most of its time.
+    texts: dict[int, dict[str, str]] = {}
+    rows = Section.objects.filter(project__in=scope.values("pk")).values_list("project_id", "key", "text")
+    for project_id, key, text in rows:
+        texts.setdefault(project_id, {})[key] = plain(text)
+    cards = [similarity.CardText(id=pk, sections=texts[pk]) for pk in projects if pk in texts]
     # The offline template's fixed text is set aside; text standard across the scope's cards is
     # discounted per section by cards.similarity itself (see there why only per section).
-    ignore = set(offline_template_shingles())
+    ignore = offline_template_shingles()
     return projects, similarity.similar_pairs(cards, ignore=ignore, involving=involving)
 
 

@@ -25,6 +25,7 @@ discount applied to the whole card nothing would be left to compare and the very
 catch would show no pair. The whole-card figure therefore sets aside only `ignore`.
 """
 
+import functools
 import re
 import unicodedata
 from collections import Counter
@@ -70,11 +71,14 @@ def _tokens(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
-def shingles(text: str, size: int = SHINGLE_WORDS) -> set[tuple[str, ...]]:
+# Memoised (a pure function of the text): a batch page compares every card of its scope, and
+# the same section texts come back on every view.
+@functools.lru_cache(maxsize=1024)
+def shingles(text: str, size: int = SHINGLE_WORDS) -> frozenset[tuple[str, ...]]:
     tokens = _tokens(text)
     if len(tokens) < size:
-        return {tuple(tokens)} if tokens else set()
-    return {tuple(tokens[i : i + size]) for i in range(len(tokens) - size + 1)}
+        return frozenset({tuple(tokens)}) if tokens else frozenset()
+    return frozenset(tuple(tokens[i : i + size]) for i in range(len(tokens) - size + 1))
 
 
 def jaccard(a: set, b: set) -> float:

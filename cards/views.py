@@ -231,11 +231,13 @@ def section_save(request: AuthenticatedHttpRequest, pk: int, key: str) -> HttpRe
             status=422,
             panel_context={"conflict": isinstance(exc, services.SectionConflict)},
         )
+    done = _("Zapisano zmiany w sekcji „%(heading)s”.") % {"heading": section.heading}
     if not request.htmx:
-        messages.success(request, _("Zapisano sekcję „%(heading)s”.") % {"heading": section.heading})
+        messages.success(request, done)
         return redirect(_section_url(section))
-    # The section, and the recomputed checklist as an out-of-band swap.
-    return _project_page(request, section.project, partial="section-saved", section=section)
+    # The section (saying it was saved), and the recomputed checklist as an out-of-band swap.
+    context = {"notice": done, "notice_key": section.key, "notice_kind": "success"}
+    return _project_page(request, section.project, partial="section-saved", section=section, panel_context=context)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

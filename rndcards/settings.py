@@ -6,6 +6,7 @@ Production sets DATABASE_URL, REDIS_URL and friends; see README.md.
 """
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -390,3 +391,13 @@ LOGGING = {
     # The SDKs' HTTP client logs every request at INFO: noise in workers and commands.
     "loggers": {"dramatiq": {"level": "WARNING"}, "httpx2": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }
+
+# --- notifications (smoke branch) --------------------------------------------------
+# The address consultants open the app at: links in e-mails are absolute (an e-mail has no
+# request to take the host from). The e-mail transport itself is EMAIL_BACKEND (accounts).
+RNDCARDS_SITE_URL = env("RNDCARDS_SITE_URL", "http://127.0.0.1:8000").strip().rstrip("/")
+if not re.fullmatch(r"https?://[^\s/?#@]+(/[^\s?#]*)?", RNDCARDS_SITE_URL):
+    raise ImproperlyConfigured(
+        f"RNDCARDS_SITE_URL must be an http:// or https:// address such as https://karty.example.pl, "
+        f"got {RNDCARDS_SITE_URL!r}"
+    )

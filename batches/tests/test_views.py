@@ -275,6 +275,48 @@ def test_batch_page_polls_while_projects_are_queued_and_stops_after(client, owne
     assert "hx-get" not in html
 
 
+@pytest.mark.parametrize(
+    ("statuses", "done"),
+    [
+        (["pending", "pending"], False),  # never generated
+        (["generated", "queued"], False),
+        (["generated", "generating"], False),
+        (["generated", "pending"], False),  # one card still has no text
+        (["generated", "generated"], True),
+        (["generated", "failed"], True),
+        (["generation_timeout", "failed"], True),
+    ],
+)
+def test_batch_page_says_generation_finished_only_when_every_card_is_final(client, owner, make_batch, statuses, done):
+    batch = make_batch(owner, projects=2)
+    for project, status in zip(batch.projects.order_by("row_number"), statuses, strict=True):
+        Project.objects.filter(pk=project.pk).update(status=status)
+    client.force_login(owner)
+    for headers in ({}, HX):  # the page and the polled progress partial alike
+        html = client.get(reverse("batch_detail", args=[batch.pk]), **headers).content.decode()
+        assert ("Generowanie zakończone" in html) is done
+        assert ('id="generation-done"' in html) is done
+
+
+def test_generation_finished_note_names_the_failed_cards_and_what_to_do(client, owner, make_batch):
+    batch = make_batch(owner, projects=3)
+    Project.objects.filter(batch=batch).update(status=Project.Status.GENERATED)
+    client.force_login(owner)
+    html = client.get(reverse("batch_detail", args=[batch.pk]), **HX).content.decode()
+    assert "wszystkie karty są gotowe do przeglądu i eksportu" in html
+    assert "alert--success" in html
+    Project.objects.filter(batch=batch, row_number=2).update(status=Project.Status.FAILED)
+    html = client.get(reverse("batch_detail", args=[batch.pk]), **HX).content.decode()
+    assert "karty z błędem: 1. Wygeneruj je ponownie przyciskiem „Generuj wszystkie”." in html
+    assert "wszystkie karty są gotowe" not in html
+
+
+def test_a_batch_without_projects_never_says_generation_finished(client, owner):
+    batch = Batch.objects.create(owner=owner, name="Pusta", token="pusta0001")
+    client.force_login(owner)
+    assert "Generowanie zakończone" not in client.get(reverse("batch_detail", args=[batch.pk])).content.decode()
+
+
 def test_batch_page_counts_generated_queued_generating_and_failed(client, owner, make_batch):
     batch = make_batch(owner, projects=5)
     statuses = ["generated", "generated", "queued", "generating", "failed"]

@@ -2,7 +2,6 @@
 
 import dataclasses
 import datetime
-import time
 
 import pytest
 
@@ -350,11 +349,12 @@ def test_broken_or_hostile_sections_give_a_report_not_an_exception(sections):
     assert failed(report, "S1") or failed(report, "G1")
 
 
-def test_scoring_a_huge_card_is_fast():
+def test_scoring_a_huge_card_gives_a_report():
+    # How long it takes is a benchmark figure (bench/bench_export.py), not a timed test.
     text = "Zespół badał odblaski spoin aluminium w próbach 40 sekund. " * 800  # ~50 000 characters per section
-    start = time.perf_counter()
-    card_quality(INPUT, {key: text for key in SECTION_KEYS})
-    assert time.perf_counter() - start < 5.0  # shared CI cores: a generous bound that still catches quadratic work
+    report = card_quality(INPUT, {key: text for key in SECTION_KEYS})
+    assert 0 <= report.score <= 100
+    assert failed(report, "U1")  # the one sentence repeated 800 times
 
 
 def test_dates_are_read_in_the_forms_cards_use():

@@ -189,8 +189,34 @@ def test_section_save_without_htmx_redirects_back_with_a_message(client, owner, 
     response = client.post(section_url("section_save", project), {"text": "<div>Poprawiony cel</div>"})
     assert response.status_code == 302
     assert response["Location"] == reverse("project_detail", args=[project.pk]) + "#section-cel_projektu"
-    assert messages_of(response) == ["Zapisano sekcję „Cel projektu”."]
+    assert messages_of(response) == ["Zapisano zmiany w sekcji „Cel projektu”."]
     assert project.sections.get(key="cel_projektu").text == "<div>Poprawiony cel</div>"
+
+
+def test_section_save_for_htmx_says_the_changes_were_saved_in_that_section(client, owner, project):
+    client.force_login(owner)
+    response = client.post(section_url("section_save", project), {"text": "<div>Nowy cel</div>"}, **HX)
+    html = response.content.decode()
+    assert response.status_code == 200
+    section_html = html.split('id="quality-panel"')[0]  # before the checklist's out-of-band swap
+    assert 'class="alert alert--success" role="status"><p>Zapisano zmiany w sekcji „Cel projektu”.</p>' in section_html
+    # Only the saved section says so: the page's other sections are not in the response.
+    assert html.count("Zapisano zmiany") == 1
+
+
+def test_a_refused_save_does_not_say_the_changes_were_saved(client, owner, project):
+    client.force_login(owner)
+    response = client.post(section_url("section_save", project), {"text": "<div> </div>"}, **HX)
+    assert response.status_code == 422
+    assert "Zapisano zmiany" not in response.content.decode()
+    assert project.sections.get(key="cel_projektu").text != "<div> </div>"
+
+
+def test_the_saved_note_goes_away_when_the_section_is_shown_again(client, owner, project):
+    client.force_login(owner)
+    client.post(section_url("section_save", project), {"text": "<div>Nowy cel</div>"}, **HX)
+    html = client.get(section_url("section_detail", project), **HX).content.decode()
+    assert "Nowy cel" in html and "Zapisano zmiany" not in html
 
 
 @pytest.mark.parametrize("headers", [{}, HX])
@@ -575,3 +601,18 @@ def test_the_offline_note_in_the_export_follows_the_sections_not_the_first_gener
         services.section_update(section=section, text=f"<div>Tekst konsultanta {section.key}</div>", author=owner)
     project.refresh_from_db()
     assert services.card_document(project).note == ""
+
+
+def test_project_page_query_count_does_not_grow_with_the_batch(client, owner, make_batch):
+    # The page compares the card with every card of its batch (similar cards).
+    client.force_login(owner)
+    small, large = make_batch(owner, projects=1), make_batch(owner, projects=20)
+    for project in Project.objects.all():
+        generate_now(project)
+    counts = []
+    for batch in (small, large):
+        project = batch.projects.order_by("row_number").first()
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(reverse("project_detail", args=[project.pk])).status_code == 200
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1]

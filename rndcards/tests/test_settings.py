@@ -24,6 +24,10 @@ ROOT = Path(__file__).resolve().parents[2]
         ({"OPENAI_PRICES": "1,2"}, "OPENAI_PRICES"),
         # Per-user limits and breakers would silently become per process.
         ({"DRAMATIQ_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672/", "REDIS_URL": ""}, "REDIS_URL"),
+        # Links in e-mails: a scheme-less, script or header-breaking address is refused.
+        ({"RNDCARDS_SITE_URL": "karty.example.pl"}, "RNDCARDS_SITE_URL"),
+        ({"RNDCARDS_SITE_URL": "javascript:alert(1)//"}, "RNDCARDS_SITE_URL"),
+        ({"RNDCARDS_SITE_URL": "https://karty.example.pl\nBcc: x@evil.example"}, "RNDCARDS_SITE_URL"),
     ],
 )
 def test_malformed_setting_is_refused_at_start_up(env, message):
