@@ -12,9 +12,10 @@ current_ip: contextvars.ContextVar[str | None] = contextvars.ContextVar("audit_c
 
 
 def request_ip(request: HttpRequest) -> str | None:
-    # REMOTE_ADDR is the peer; behind a proxy the deployment decides which header to trust
-    # (the rate limiter's trusted-proxy setting), not this module.
-    return request.META.get("REMOTE_ADDR") or None
+    """The client's address: X-Forwarded-For only as far as RNDCARDS_TRUSTED_PROXIES wrote it."""
+    from rndcards.logs import client_ip
+
+    return client_ip(request) or None
 
 
 class AuditContextMiddleware:

@@ -323,7 +323,17 @@ def _networks(proxies: tuple) -> tuple:
     return tuple(ipaddress.ip_network(str(p), strict=False) for p in proxies)
 
 
-def client_ip(request: HttpRequest) -> str:
+def from_trusted_proxy(request: HttpRequest) -> bool:
+    """Whether the request came through a proxy of ``RNDCARDS_TRUSTED_PROXIES`` (with a number of
+    hops: any request, since the proxies in front are then the only way in)."""
+    trusted = settings.RNDCARDS_TRUSTED_PROXIES
+    if isinstance(trusted, int):
+        return trusted > 0
+    remote = _parse_ip(request.META.get("REMOTE_ADDR", ""))
+    return remote is not None and any(remote in network for network in _networks(tuple(trusted)))
+
+
+def client_address(request: HttpRequest) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """The client's address: REMOTE_ADDR, or X-Forwarded-For as far as trusted proxies wrote it.
 
     ``RNDCARDS_TRUSTED_PROXIES`` is either a number of proxy hops in front of the app (the
@@ -349,6 +359,12 @@ def client_ip(request: HttpRequest) -> str:
             if hop_address is None:  # garbage: keep the last proxy that we trust
                 break
             address = hop_address
+    return address
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client as the limiter counts it: its address (``client_address``), an IPv6 one as its /64."""
+    address = client_address(request)
     if address is None:
         return "unknown"
     if isinstance(address, ipaddress.IPv6Address):

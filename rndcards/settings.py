@@ -92,6 +92,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # ops: outermost, so every response (redirects and errors too) is timed and carries the id.
+    "rndcards.logs.RequestIdMiddleware",
+    "rndcards.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -190,7 +193,14 @@ _DRAMATIQ_MIDDLEWARE = [
     "dramatiq.middleware.Retries",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
     "rndcards.worker.PrefetchPerThread",
+    # ops: the request id of whoever queued a job is on the job's log lines.
+    "rndcards.logs.RequestIdDramatiqMiddleware",
 ]
+# ops: worker processes serve their metrics (dramatiq_* and rndcards_generation_*) on
+# dramatiq_prom_host:dramatiq_prom_port (0.0.0.0:9191), unprotected: internal network only.
+# Set PROMETHEUS_MULTIPROC_DIR to the same directory as dramatiq_prom_db (deploy/compose.yaml).
+if env_bool("DRAMATIQ_PROMETHEUS", False):
+    _DRAMATIQ_MIDDLEWARE.append("dramatiq.middleware.prometheus.Prometheus")
 if DRAMATIQ_BROKER_URL == "stub":
     DRAMATIQ_BROKER = {"BROKER": "dramatiq.brokers.stub.StubBroker", "OPTIONS": {}, "MIDDLEWARE": _DRAMATIQ_MIDDLEWARE}
 elif DRAMATIQ_BROKER_URL.startswith(("redis://", "rediss://", "unix://")):
@@ -358,8 +368,9 @@ def _trusted_proxies(name: str) -> int | tuple[str, ...]:
     return proxies
 
 
-# X-Forwarded-For is believed only as far as these proxies wrote it (client address for
-# the anonymous limit and the login limit). Empty: never read.
+# The proxies in front of the app (a number of hops, or their addresses): X-Forwarded-For is
+# believed only as far as they wrote it (the client address for the limits, /metrics and the
+# audit log), and X-Request-ID only from them. Empty: neither is ever read.
 RNDCARDS_TRUSTED_PROXIES = _trusted_proxies("RNDCARDS_TRUSTED_PROXIES")
 
 
@@ -405,11 +416,40 @@ SESSION_COOKIE_SECURE = PRODUCTION and env_bool("DJANGO_SECURE_COOKIES", True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 
+
+# --- operations: logs, request ids, metrics (deploy/README.md) ---------------------------
+def _networks(name: str, default: str) -> list:
+    import ipaddress
+
+    try:
+        return [ipaddress.ip_network(item, strict=False) for item in env_list(name, default)]
+    except ValueError as exc:
+        raise ImproperlyConfigured(
+            f"{name} must list IP addresses or networks (CIDR), comma-separated: {exc}"
+        ) from None
+
+
+# json: one JSON object per line (python-json-logger), for a log collector; plain: for people.
+LOG_FORMAT = env("LOG_FORMAT", "json" if PRODUCTION else "plain").strip().lower()
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or plain, got {LOG_FORMAT!r}")
+# /metrics answers these client addresses, or anyone with the bearer token; others get 404.
+RNDCARDS_METRICS_ALLOWED_IPS = _networks("RNDCARDS_METRICS_ALLOWED_IPS", "127.0.0.1,::1")
+RNDCARDS_METRICS_TOKEN = env("RNDCARDS_METRICS_TOKEN")
+if RNDCARDS_METRICS_TOKEN and len(RNDCARDS_METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured("RNDCARDS_METRICS_TOKEN must be at least 16 characters long.")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "rndcards.logs.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "rndcards.logs.JsonLogFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     # The SDKs' HTTP client logs every request at INFO: noise in workers and commands.
     "loggers": {"dramatiq": {"level": "WARNING"}, "httpx2": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},

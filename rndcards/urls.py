@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from resilience import views as resilience_views
+from rndcards import metrics as metrics_views
 from rndcards.ratelimit import login_rate_limited
 
 urlpatterns = [
@@ -17,6 +18,8 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("health", resilience_views.health, name="health"),
+    # ops: Prometheus scrape (allowed addresses or bearer token only; 404 for others)
+    path("metrics", metrics_views.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     # --- JSON API (api) ---
     path("api/", include("rndcards.api_urls")),

@@ -108,6 +108,9 @@ MATRIX: dict[str, Entry] = {
     "login": Entry(None, ("GET", "POST", "PUT"), EVERYONE, anonymous="open"),
     "logout": Entry(None, POST, EVERYONE, anonymous="open"),
     "health": Entry(None, GET, EVERYONE, anonymous="open"),
+    # Prometheus scrape: no object; open to the allowed addresses (the test client is 127.0.0.1)
+    # or a bearer token, 404 for others (rndcards/tests/test_metrics.py).
+    "metrics": Entry(None, GET, EVERYONE, anonymous="open"),
     # JSON API (rndcards/api_urls.py): session or JWT; the roles use JWT here, anonymous gets 401.
     "api_batch_list": Entry(None, GET, EVERYONE, anonymous="401", auth="jwt"),
     "api_batch_upload": Entry(None, POST, EVERYONE, anonymous="401", auth="jwt"),
