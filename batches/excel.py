@@ -37,15 +37,17 @@ from openpyxl.utils.datetime import WINDOWS_EPOCH, from_excel
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from openpyxl.worksheet.datavalidation import DataValidation
 
-try:  # openpyxl picks defusedxml up by itself; we only need the exception type.
-    from defusedxml import DefusedXmlException
-except ImportError:  # pragma: no cover - defusedxml is a hard requirement
-    DefusedXmlException = ()  # type: ignore[assignment,misc]
+import olefile
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import DefusedXMLParser, ParseError
+from defusedxml.ElementTree import fromstring as defused_fromstring
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "CLIENT_HEADERS",
+    "ArchiveLimits",
+    "ParsedWorkbook",
     "MAX_PROJECTS_DEFAULT",
     "REQUIRED_COLUMNS",
     "Problem",
@@ -53,6 +55,7 @@ __all__ = [
     "WorkbookError",
     "client_name_of",
     "parse_workbook",
+    "read_workbook",
     "template_workbook",
 ]
 
@@ -84,7 +87,15 @@ MULTILINE_FIELDS = frozenset({"description", "goal"})
 
 HEADER_SCAN_ROWS = 20  # the header row is looked for among the first rows of each sheet
 MIN_HEADER_MATCHES = 2  # fewer required headers in a row than this: not a header row at all
-MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024  # zip bomb guard (declared sizes bound zipfile's output)
+# Zip bomb guards, checked on the zip directory before openpyxl opens anything (see ArchiveLimits;
+# the Django side passes the RNDCARDS_UPLOAD_* settings). A real projects workbook has ~10 members
+# and well under 1 MB of XML; Excel's parts compress 5-20:1.
+MAX_UNCOMPRESSED_BYTES = 100 * 1024 * 1024  # all members together, as declared in the zip directory
+MAX_ZIP_MEMBERS = 1000
+MAX_COMPRESSION_RATIO = 100  # uncompressed : compressed, for members past RATIO_MIN_BYTES
+RATIO_MIN_BYTES = 1024 * 1024  # small members may compress better than that (e.g. an empty sheet)
+MAX_CONTENT_TYPES_BYTES = 1024 * 1024  # [Content_Types].xml, parsed before openpyxl
+MAX_XML_PROLOG_BYTES = 64 * 1024  # an XML part must reach its root element within this many bytes
 MIN_YEAR, MAX_YEAR = 1980, 2100  # a date outside is almost surely a typo or a stray number
 
 # Other header spellings seen in real files (compared after normalisation, see _header_key).
@@ -98,6 +109,18 @@ _HEADER_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+# Main-part content types ([Content_Types].xml) of the packages openpyxl reads, in the order its
+# own _find_workbook_part tries them, and of the look-alikes that get their own message.
+WORKBOOK_CONTENT_TYPES = (
+    "application/vnd.ms-excel.template.macroEnabled.main+xml",  # .xltm
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.template.main+xml",  # .xltx
+    "application/vnd.ms-excel.sheet.macroEnabled.main+xml",  # .xlsm
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml",  # .xlsx
+)
+MACRO_CONTENT_TYPES = frozenset(WORKBOOK_CONTENT_TYPES[::2])
+XLSB_CONTENT_TYPE = "application/vnd.ms-excel.sheet.binary.macroEnabled.main"
+VBA_CONTENT_TYPE = "application/vnd.ms-office.vbaProject"
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, BinaryIO]
 
@@ -207,6 +230,34 @@ MSG_XML_2003 = (
     "Plik jest w formacie „Arkusz XML programu Excel 2003”, którego nie obsługujemy. "
     f"Otwórz go w Excelu, {SAVE_AS_XLSX}."
 )
+MSG_XLSB = (
+    "Plik jest skoroszytem binarnym Excela (.xlsb), którego nie obsługujemy. "
+    f"Otwórz go w Excelu, {SAVE_AS_XLSX}."
+)
+MSG_OLD_WORD = (
+    "Plik jest dokumentem Worda w starym formacie (.doc), a nie skoroszytem Excela. Przenieś projekty "
+    "do arkusza (najlepiej do pobranego szablonu) i prześlij plik .xlsx."
+)
+MSG_OLD_POWERPOINT = (
+    "Plik jest prezentacją PowerPointa w starym formacie (.ppt), a nie skoroszytem Excela. Przenieś projekty "
+    "do arkusza (najlepiej do pobranego szablonu) i prześlij plik .xlsx."
+)
+MSG_OLE_OTHER = (
+    "Plik jest dokumentem pakietu Office w starym formacie, ale nie zawiera skoroszytu Excela. "
+    "Prześlij arkusz z projektami zapisany jako „Skoroszyt programu Excel (*.xlsx)”."
+)
+MSG_OLE_CORRUPTED = (
+    "Plik wygląda na dokument w starym formacie Excela (.xls), ale jest uszkodzony i nie da się go odczytać. "
+    f"Jeśli Excel go otworzy, {SAVE_AS_XLSX}; jeśli nie — poproś klienta o ponowne przesłanie pliku."
+)
+MSG_ZIP_ENCRYPTED = (
+    "Plik jest archiwum ZIP zabezpieczonym hasłem, a nie zwykłym skoroszytem Excela. Prześlij plik .xlsx "
+    "bez hasła (Plik → Zapisz jako → „Skoroszyt programu Excel (*.xlsx)”)."
+)
+MSG_MACROS_NOTE = (
+    "Plik zawiera makra (VBA). Makra nie zostały uruchomione — system odczytuje wyłącznie wartości komórek, "
+    "więc zaimportowano tylko dane projektów."
+)
 MSG_PDF = (
     "Plik jest dokumentem PDF, a nie skoroszytem Excela. Przenieś projekty do arkusza "
     "(najlepiej do pobranego szablonu) i prześlij plik .xlsx."
@@ -231,6 +282,39 @@ MSG_TOO_LARGE = (
     "Plik po rozpakowaniu jest zbyt duży, by był zwykłą listą projektów. Usuń zbędne arkusze, "
     "obrazy i puste sformatowane wiersze, zapisz plik i prześlij go ponownie."
 )
+
+
+def _msg_too_many_members(count: int, limit: int) -> str:
+    return (
+        f"Plik składa się z {_number(count)} części (arkuszy, obrazów, wykresów…), a dopuszczalne jest najwyżej "
+        f"{_number(limit)}. Skopiuj arkusz z projektami do nowego skoroszytu (najlepiej do pobranego szablonu), "
+        "zapisz go jako .xlsx i prześlij ponownie."
+    )
+
+
+def _msg_too_large_unpacked(size: int, limit: int) -> str:
+    return (
+        f"Plik po rozpakowaniu jest zbyt duży ({_size(size)}, a dopuszczalne jest najwyżej {_size(limit)}), "
+        "by był zwykłą listą projektów. Usuń zbędne arkusze, obrazy i puste sformatowane wiersze, "
+        "zapisz plik i prześlij go ponownie."
+    )
+
+
+def _msg_suspicious_compression(name: str, ratio: float, limit: int) -> str:
+    return (
+        f"Część pliku „{name[:80]}” rozpakowuje się {_number(int(ratio))} razy (dopuszczalne {limit} razy) — "
+        "tak zachowują się pliki spreparowane, by zablokować serwer (tzw. bomba ZIP), więc plik nie zostanie "
+        "odczytany. Jeśli to zwykły skoroszyt, skopiuj arkusz z projektami do nowego pliku .xlsx i prześlij go."
+    )
+
+
+def _size(size: int) -> str:
+    """Polish file size: 512 bajtów, 12,5 KB, 100,0 MB."""
+    if size < 1024:
+        return f"{size} {_plural(size, 'bajt', 'bajty', 'bajtów')}"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB".replace(".", ",")
+    return f"{size / (1024 * 1024):.1f} MB".replace(".", ",")
 MSG_FORMULA_WITHOUT_VALUE = (
     "Komórka zawiera formułę bez zapisanej wartości — otwórz plik w Excelu, zapisz go ponownie i prześlij jeszcze raz."
 )
@@ -499,13 +583,35 @@ def _looks_like_text(head: bytes) -> bool:
     return False
 
 
+def _sniff_ole2(data: bytes) -> Problem:
+    """Which kind of OLE2 (Compound File) document this is: old .xls, a password-protected
+    .xlsx/.xlsm (Excel encrypts the whole package into an OLE2 file holding the streams
+    "EncryptionInfo" and "EncryptedPackage"), an old Word/PowerPoint file, or a broken one."""
+    try:
+        with olefile.OleFileIO(io.BytesIO(data)) as ole:
+            if ole.exists("EncryptedPackage") or ole.exists("EncryptionInfo"):
+                return Problem(MSG_ENCRYPTED)
+            if ole.exists("Workbook") or ole.exists("Book"):
+                return Problem(MSG_XLS)
+            if ole.exists("WordDocument"):
+                return Problem(MSG_OLD_WORD)
+            if ole.exists("PowerPoint Document"):
+                return Problem(MSG_OLD_POWERPOINT)
+            return Problem(MSG_OLE_OTHER)
+    except Exception:  # noqa: BLE001 - olefile raises OSError and others on broken directories
+        logger.info("OLE2 upload whose directory cannot be read", exc_info=True)
+    # The directory is damaged: judge by the stream names still visible in the bytes (directory
+    # entry names are UTF-16LE), so the user at least gets the likely cause.
+    if "EncryptedPackage".encode("utf-16-le") in data:
+        return Problem(MSG_ENCRYPTED)
+    if "Workbook".encode("utf-16-le") in data or "Book".encode("utf-16-le") in data:
+        return Problem(MSG_XLS)
+    return Problem(MSG_OLE_CORRUPTED)
+
+
 def _sniff_non_zip(data: bytes) -> Problem:
     if data.startswith(OLE2_SIGNATURE):
-        # An encrypted .xlsx is an OLE2 container holding an "EncryptedPackage" stream; directory
-        # entry names are UTF-16LE. Best effort: look for the name anywhere in the file.
-        if "EncryptedPackage".encode("utf-16-le") in data or b"EncryptedPackage" in data:
-            return Problem(MSG_ENCRYPTED)
-        return Problem(MSG_XLS)
+        return _sniff_ole2(data)
     head = data[:4096]
     if head.startswith(b"%PDF"):
         return Problem(MSG_PDF)
@@ -519,28 +625,197 @@ def _sniff_non_zip(data: bytes) -> Problem:
     return Problem(MSG_NOT_XLSX)
 
 
-def _sniff_zip(archive: zipfile.ZipFile) -> Problem | None:
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """Zip-bomb limits checked on the zip directory before anything is decompressed.
+
+    Declared sizes are only a first filter: zipfile never returns more than the declared size
+    of a member (and fails on the CRC when the data is longer), so they also bound reading.
+    """
+
+    max_members: int = MAX_ZIP_MEMBERS
+    max_uncompressed_bytes: int = MAX_UNCOMPRESSED_BYTES
+    max_compression_ratio: int = MAX_COMPRESSION_RATIO
+    ratio_min_bytes: int = RATIO_MIN_BYTES
+
+
+def _inspect_archive(archive: zipfile.ZipFile, limits: ArchiveLimits) -> Problem | None:
+    infos = archive.infolist()
+    if len(infos) > limits.max_members:
+        return Problem(_msg_too_many_members(len(infos), limits.max_members))
+    names = [info.filename for info in infos]
+    if len(set(names)) != len(names):  # which copy a reader takes differs between programs
+        return Problem(MSG_CORRUPTED)
+    if any(info.flag_bits & 0x1 for info in infos):
+        return Problem(MSG_ZIP_ENCRYPTED)
+    total = sum(info.file_size for info in infos)
+    if total > limits.max_uncompressed_bytes:
+        return Problem(_msg_too_large_unpacked(total, limits.max_uncompressed_bytes))
+    for info in infos:
+        if info.file_size > limits.ratio_min_bytes:
+            ratio = info.file_size / max(info.compress_size, 1)
+            if ratio > limits.max_compression_ratio:
+                return Problem(_msg_suspicious_compression(info.filename, ratio, limits.max_compression_ratio))
+    return None
+
+
+class _RootReached(Exception):
+    pass
+
+
+class _PrologTarget:
+    """ElementTree parser target that stops at the root element: the prolog is all we check."""
+
+    def start(self, tag, attrib):
+        raise _RootReached
+
+    def end(self, tag):
+        pass
+
+    def data(self, data):
+        pass
+
+    def close(self):
+        return None
+
+
+def _looks_like_xml(head: bytes) -> bool:
+    if head.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<")):
+        return True
+    stripped = head.lstrip(b" \t\r\n")
+    return not stripped or stripped.startswith(b"<")
+
+
+def _xml_prolog_problem(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Problem | None:
+    """Refuse a DTD (and with it any entity: billion laughs, external entities/XXE) in a part.
+
+    OOXML parts never carry a DTD (ECMA-376 part 2 forbids them), and a DTD can only come
+    before the root element, so defusedxml parses each part up to its root element and no
+    further: constant work per part, whatever its size.
+    """
+    parser = DefusedXMLParser(target=_PrologTarget(), forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    fed = 0
+    with archive.open(info) as member:
+        head = member.read(512)
+        if not _looks_like_xml(head):
+            return None  # an image, vbaProject.bin, printer settings…: never parsed as XML
+        chunk = head
+        try:
+            while chunk:
+                parser.feed(chunk)
+                fed += len(chunk)
+                if fed > MAX_XML_PROLOG_BYTES:
+                    logger.warning("XML part %s has no root element in its first %d bytes", info.filename, fed)
+                    return Problem(MSG_CORRUPTED)
+                chunk = member.read(16 * 1024)
+            parser.close()
+        except _RootReached:
+            return None
+        except DefusedXmlException as exc:
+            logger.warning("Rejected workbook part %s with forbidden XML constructs: %r", info.filename, exc)
+            return Problem(MSG_FORBIDDEN_XML)
+        except ParseError:
+            return Problem(MSG_CORRUPTED)
+    return Problem(MSG_CORRUPTED)  # an empty part or one without a root element
+
+
+@dataclass(frozen=True)
+class _Package:
+    workbook_part: str  # zip member name of the workbook part
+    has_macros: bool
+
+
+def _content_types(archive: zipfile.ZipFile) -> tuple[dict[str, str], set[str]] | None:
+    """([Content_Types].xml overrides: part name (no leading /) -> content type, default types)."""
+    try:
+        info = archive.getinfo("[Content_Types].xml")
+    except KeyError:
+        return None
+    if info.file_size > MAX_CONTENT_TYPES_BYTES:
+        return None
+    with archive.open(info) as member:
+        root = defused_fromstring(member.read(MAX_CONTENT_TYPES_BYTES + 1), forbid_dtd=True)
+    overrides: dict[str, str] = {}
+    defaults: set[str] = set()
+    for node in root:
+        tag = node.tag.rsplit("}", 1)[-1]
+        content_type = (node.get("ContentType") or "").strip()
+        if tag == "Override" and node.get("PartName"):
+            overrides[node.get("PartName").lstrip("/")] = content_type
+        elif tag == "Default":
+            defaults.add(content_type)
+    return overrides, defaults
+
+
+def _sniff_zip(archive: zipfile.ZipFile) -> Problem | _Package:
+    """The workbook part of an OOXML spreadsheet package, or the problem with the file.
+
+    The package is judged by its content, as openpyxl will read it: [Content_Types].xml must
+    name a workbook part (.xlsx/.xlsm/.xltx/.xltm) and that part must be in the zip.
+    """
     names = set(archive.namelist())
     if "mimetype" in names:
         try:
-            mimetype = archive.read("mimetype")[:200]
+            with archive.open("mimetype") as member:
+                mimetype = member.read(200)
         except Exception:  # noqa: BLE001 - any failure means a broken archive
             return Problem(MSG_CORRUPTED)
         if b"opendocument.spreadsheet" in mimetype:
             return Problem(MSG_ODS)
         if b"opendocument" in mimetype:
             return Problem(MSG_OPENDOCUMENT_OTHER)
-    if "xl/workbook.xml" not in names and not any(n.startswith("xl/") for n in names):
-        if "word/document.xml" in names:
-            return Problem(MSG_DOCX)
-        if "ppt/presentation.xml" in names:
-            return Problem(MSG_PPTX)
-        return Problem(MSG_ZIP_NOT_WORKBOOK)
-    if "[Content_Types].xml" not in names:
+    try:
+        types = _content_types(archive)
+    except DefusedXmlException:
+        return Problem(MSG_FORBIDDEN_XML)
+    except Exception:  # noqa: BLE001 - malformed XML, bad member data
+        logger.info("Unreadable [Content_Types].xml", exc_info=True)
         return Problem(MSG_CORRUPTED)
-    if sum(info.file_size for info in archive.infolist()) > MAX_UNCOMPRESSED_BYTES:
-        return Problem(MSG_TOO_LARGE)
-    return None
+    overrides, defaults = types if types is not None else ({}, set())
+    found = set(overrides.values()) | defaults
+    if XLSB_CONTENT_TYPE in found or "xl/workbook.bin" in names:
+        return Problem(MSG_XLSB)
+    workbook_part = next(
+        (part for content_type in WORKBOOK_CONTENT_TYPES for part, ct in overrides.items() if ct == content_type),
+        None,
+    )
+    workbook_type = overrides.get(workbook_part or "")
+    if workbook_part is None and defaults & set(WORKBOOK_CONTENT_TYPES):  # openpyxl's fallback too
+        workbook_part = "xl/workbook.xml"
+        workbook_type = next(ct for ct in WORKBOOK_CONTENT_TYPES if ct in defaults)
+    if workbook_part is None:
+        if any("wordprocessingml" in ct or "ms-word" in ct for ct in found) or "word/document.xml" in names:
+            return Problem(MSG_DOCX)
+        if any("presentationml" in ct or "ms-powerpoint" in ct for ct in found) or "ppt/presentation.xml" in names:
+            return Problem(MSG_PPTX)
+        if types is None and not any(n.startswith("xl/") for n in names):
+            return Problem(MSG_ZIP_NOT_WORKBOOK)
+        return Problem(MSG_CORRUPTED)  # a workbook's pieces, but not a readable package
+    if workbook_part not in names:
+        return Problem(MSG_CORRUPTED)
+    has_macros = (
+        workbook_type in MACRO_CONTENT_TYPES
+        or VBA_CONTENT_TYPE in found
+        or any(name.lower().endswith("vbaproject.bin") for name in names)
+    )
+    return _Package(workbook_part=workbook_part, has_macros=has_macros)
+
+
+def _inspect_package(archive: zipfile.ZipFile, limits: ArchiveLimits) -> Problem | _Package:
+    problem = _inspect_archive(archive, limits)
+    if problem is not None:
+        return problem
+    package = _sniff_zip(archive)
+    if isinstance(package, Problem):
+        return package
+    for info in archive.infolist():
+        if info.is_dir() or info.file_size == 0 and info.filename != package.workbook_part:
+            continue
+        problem = _xml_prolog_problem(archive, info)
+        if problem is not None:
+            return problem
+    return package
+
 
 
 # --------------------------------------------------------------------------- sheet reading
@@ -1161,15 +1436,29 @@ def _load_workbook(data: bytes):
     return reader.wb
 
 
-def parse_workbook(source: Source, *, max_projects: int = MAX_PROJECTS_DEFAULT) -> list[ProjectRow]:
-    """Read the projects from an .xlsx workbook.
+@dataclass(frozen=True)
+class ParsedWorkbook:
+    projects: list[ProjectRow]
+    # Polish remarks about an accepted file the user should see (e.g. its macros were not run)
+    notes: tuple[str, ...] = ()
+    has_macros: bool = False
+
+
+def read_workbook(
+    source: Source, *, max_projects: int = MAX_PROJECTS_DEFAULT, limits: ArchiveLimits | None = None
+) -> ParsedWorkbook:
+    """Read the projects from an .xlsx workbook, with the remarks about the file.
 
     ``source`` is a path (str/Path), bytes, or a binary file-like object (e.g. an uploaded
-    file). Returns one ``ProjectRow`` per non-blank row, in sheet order, or raises
-    ``WorkbookError`` listing every problem found (nothing partial is returned).
+    file). The content decides what the file is, never its name: the zip directory is checked
+    against ``limits`` (zip bombs), the package must name a workbook part, and every XML part
+    must be free of DTDs before openpyxl opens the file. Raises ``WorkbookError`` listing every
+    problem found (nothing partial is returned).
     """
     if max_projects < 1:
         raise ValueError("max_projects must be at least 1")
+    if limits is None:  # module constants read at call time (tests patch them)
+        limits = ArchiveLimits(MAX_ZIP_MEMBERS, MAX_UNCOMPRESSED_BYTES, MAX_COMPRESSION_RATIO, RATIO_MIN_BYTES)
     data = _read_source(source)
     if not data or not data.strip(b"\x00 \t\r\n"):
         raise WorkbookError([Problem(MSG_EMPTY_FILE)])
@@ -1183,15 +1472,22 @@ def parse_workbook(source: Source, *, max_projects: int = MAX_PROJECTS_DEFAULT) 
     except Exception:  # noqa: BLE001 - zipfile raises odd things on hostile input
         logger.warning("Unexpected error opening upload as zip", exc_info=True)
         raise WorkbookError([Problem(MSG_CORRUPTED)]) from None
-    with archive:
-        problem = _sniff_zip(archive)
-    if problem is not None:
-        raise WorkbookError([problem])
+    try:
+        with archive:
+            package = _inspect_package(archive, limits)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, NotImplementedError):
+        # a damaged member, an unsupported compression method, a CRC that does not match
+        raise WorkbookError([Problem(MSG_CORRUPTED)]) from None
+    except Exception:  # noqa: BLE001
+        logger.warning("Unexpected error inspecting upload", exc_info=True)
+        raise WorkbookError([Problem(MSG_CORRUPTED)]) from None
+    if isinstance(package, Problem):
+        raise WorkbookError([package])
 
     wb = None
     try:
         wb = _load_workbook(data)
-        return _read_projects(wb, max_projects)
+        projects = _read_projects(wb, max_projects)
     except WorkbookError:
         raise
     except MemoryError:
@@ -1208,6 +1504,15 @@ def parse_workbook(source: Source, *, max_projects: int = MAX_PROJECTS_DEFAULT) 
                 wb.close()
             except Exception:  # noqa: BLE001
                 pass
+    notes = (MSG_MACROS_NOTE,) if package.has_macros else ()
+    return ParsedWorkbook(projects=projects, notes=notes, has_macros=package.has_macros)
+
+
+def parse_workbook(
+    source: Source, *, max_projects: int = MAX_PROJECTS_DEFAULT, limits: ArchiveLimits | None = None
+) -> list[ProjectRow]:
+    """The projects of an .xlsx workbook (see ``read_workbook``), or ``WorkbookError``."""
+    return read_workbook(source, max_projects=max_projects, limits=limits).projects
 
 
 # --------------------------------------------------------------------------- template

@@ -9,6 +9,7 @@ from django.db.models import Count, F, Q
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_safe
 
 from batches import excel
@@ -16,6 +17,7 @@ from batches.forms import UploadForm
 from batches.models import Batch, Project
 from batches.selectors import batch_for_user
 from batches.services import batch_import
+from batches.uploadhandlers import SizeLimitUploadHandler, content_length_problem, discard_body
 from cards.forms import GenerateForm
 from cards.providers.registry import PROVIDER_LABELS
 from cards.services import batch_similar_pairs, batch_usage, fallback_counts
@@ -33,13 +35,16 @@ XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml
 TEMPLATE_FILENAME = "szablon-projektow-B+R.xlsx"
 
 
-def _dashboard(request: AuthenticatedHttpRequest, form: UploadForm, *, problems=(), status: int = 200):
+def _dashboard(
+    request: AuthenticatedHttpRequest, form: UploadForm, *, problems=(), status: int = 200, read_files: bool = True
+):
     batches = Batch.objects.filter(owner=request.user).annotate(
         project_count=Count("projects"),
         generated_count=Count("projects", filter=Q(projects__status=Project.Status.GENERATED)),
         approved_count=Count("projects", filter=Q(projects__review_status=Project.Review.APPROVED)),
     )
-    upload = request.FILES.get("file")
+    # read_files=False: the body was refused unread, and request.FILES would parse it now.
+    upload = request.FILES.get("file") if read_files else None
     context = {
         "batches": batches,
         "form": form,
@@ -57,6 +62,7 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _dashboard(request, UploadForm())
 
 
+@csrf_exempt  # only so that the size checks run before the body is parsed; CSRF is checked below
 @require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def batch_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
@@ -65,7 +71,23 @@ def batch_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
         # A rejected upload leaves this address in the address bar; reloading it (or opening
         # it from history) should land on the upload form, not on an error page.
         return redirect("dashboard")
-    form = UploadForm(request.POST, request.FILES)
+    limit = settings.RNDCARDS_MAX_UPLOAD_BYTES
+    too_large = content_length_problem(request, limit)
+    if too_large is not None:
+        # Refused before the body is parsed or stored. No CSRF check is needed for that: the
+        # answer changes nothing, it only shows the user's own dashboard with the message.
+        discard_body(request, limit)
+        form = UploadForm(data={}, too_large=too_large)
+        return _dashboard(request, form, status=413, read_files=False)
+    # Upload handlers can be changed only before request.POST/FILES are first read, which the
+    # CSRF check does: hence csrf_exempt above and csrf_protect on the rest of the view.
+    request.upload_handlers.insert(0, SizeLimitUploadHandler(request, limit))
+    return _batch_upload(request)
+
+
+@csrf_protect
+def _batch_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
+    form = UploadForm(request.POST, request.FILES, too_large=getattr(request, "upload_too_large", None))
     if not form.is_valid():
         return _dashboard(request, form, status=413 if form.too_large else 400)
     upload = form.cleaned_data["file"]
@@ -76,6 +98,8 @@ def batch_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     except excel.WorkbookError as exc:
         return _dashboard(request, form, problems=exc.problems, status=400)
     messages.success(request, _imported_message(batch.projects.count()))
+    for note in batch.import_notes:
+        messages.info(request, note)
     return redirect(batch)
 
 
