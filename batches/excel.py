@@ -28,6 +28,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Union
 
+import olefile
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import DefusedXMLParser, ParseError
+from defusedxml.ElementTree import fromstring as defused_fromstring
 from openpyxl import Workbook
 from openpyxl.cell.read_only import EMPTY_CELL
 from openpyxl.reader.excel import ExcelReader
@@ -36,11 +40,6 @@ from openpyxl.utils import column_index_from_string, get_column_letter
 from openpyxl.utils.datetime import WINDOWS_EPOCH, from_excel
 from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from openpyxl.worksheet.datavalidation import DataValidation
-
-import olefile
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import DefusedXMLParser, ParseError
-from defusedxml.ElementTree import fromstring as defused_fromstring
 
 logger = logging.getLogger(__name__)
 
@@ -231,8 +230,7 @@ MSG_XML_2003 = (
     f"Otwórz go w Excelu, {SAVE_AS_XLSX}."
 )
 MSG_XLSB = (
-    "Plik jest skoroszytem binarnym Excela (.xlsb), którego nie obsługujemy. "
-    f"Otwórz go w Excelu, {SAVE_AS_XLSX}."
+    f"Plik jest skoroszytem binarnym Excela (.xlsb), którego nie obsługujemy. Otwórz go w Excelu, {SAVE_AS_XLSX}."
 )
 MSG_OLD_WORD = (
     "Plik jest dokumentem Worda w starym formacie (.doc), a nie skoroszytem Excela. Przenieś projekty "
@@ -315,6 +313,8 @@ def _size(size: int) -> str:
     if size < 1024 * 1024:
         return f"{size / 1024:.1f} KB".replace(".", ",")
     return f"{size / (1024 * 1024):.1f} MB".replace(".", ",")
+
+
 MSG_FORMULA_WITHOUT_VALUE = (
     "Komórka zawiera formułę bez zapisanej wartości — otwórz plik w Excelu, zapisz go ponownie i prześlij jeszcze raz."
 )
@@ -815,7 +815,6 @@ def _inspect_package(archive: zipfile.ZipFile, limits: ArchiveLimits) -> Problem
         if problem is not None:
             return problem
     return package
-
 
 
 # --------------------------------------------------------------------------- sheet reading
