@@ -976,6 +976,9 @@ class _PreScan:
     formulas: set[tuple[int, int]]
     # the pre-scan stopped at its limit: rows after last_row hold values too
     truncated: bool = False
+    # rows under the header (up to last_row) that hold a project by _has_project_data's rule;
+    # None when not counted (no required columns given)
+    projects: int | None = None
 
 
 _CELL_REF = re.compile(r"^\$?([A-Za-z]{1,3})\$?[0-9]+$")
@@ -1007,7 +1010,60 @@ def _formulas_without_value(row, row_number: int, columns: set[int], found: set[
             found.add((row_number, column))
 
 
-def _prescan(ws, *, after_row: int, limit: int, formula_columns: Iterable[int]) -> _PreScan:
+def _lxml_row_is_project(row, required: set[int], shared_strings, has_text: _HasText) -> bool:
+    """_has_project_data's rule on a parsed <row>: a required column holds a value that cleans to
+    some text (numbers, dates, booleans and error codes always do), or a formula without a value.
+    Columns follow openpyxl's rule (the ``r`` reference, else previous + 1)."""
+    column = 0
+    for cell in row:
+        if not isinstance(cell.tag, str) or cell.tag.rsplit("}", 1)[-1] != "c":
+            continue
+        ref = cell.get("r")
+        if ref is None:
+            column += 1
+        else:
+            match = _CELL_REF.match(ref)
+            if match is None:
+                return True  # let openpyxl decide (it fails on such a row)
+            column = column_index_from_string(match.group(1).upper())
+        if column not in required:
+            continue
+        kind = cell.get("t", "n")
+        value = cell.find("{*}v")
+        if kind == "inlineStr":
+            inline = cell.find("{*}is")
+            if inline is not None:
+                text = "".join(
+                    t.text or "" for t in inline.iter("{*}t") if t.getparent().tag.rsplit("}", 1)[-1] != "rPh"
+                )
+                if has_text(text):
+                    return True
+        elif value is not None and value.text is not None:
+            if kind == "s":
+                try:
+                    text = shared_strings[int(value.text)]
+                except (TypeError, ValueError, IndexError):
+                    return True  # openpyxl decides
+                if has_text(text):
+                    return True
+            elif kind == "str":
+                if has_text(value.text):
+                    return True
+            else:
+                return True
+        if cell.find("{*}f") is not None and (value is None or (not value.text and kind != "str")):
+            return True  # a formula without a saved result
+    return False
+
+
+def _prescan(
+    ws,
+    *,
+    after_row: int,
+    limit: int,
+    formula_columns: Iterable[int],
+    has_text: _HasText | None = None,
+) -> _PreScan:
     """A fast lxml pass over the sheet XML: where the data ends, and formulas without values.
 
     Files often carry thousands of rows that hold only formatting (their <c> elements have
@@ -1027,6 +1083,9 @@ def _prescan(ws, *, after_row: int, limit: int, formula_columns: Iterable[int]) 
     if get_source is None:
         return _PreScan(None, formulas)
     watched = set(formula_columns)
+    shared_strings = getattr(ws, "_shared_strings", None)  # openpyxl ReadOnlyWorksheet
+    count_projects = has_text is not None and bool(watched) and shared_strings is not None
+    projects = 0
     last = 0
     counter = 0
     rows_with_values = 0
@@ -1064,8 +1123,13 @@ def _prescan(ws, *, after_row: int, limit: int, formula_columns: Iterable[int]) 
                         if row_has_formula and watched:
                             _formulas_without_value(element, counter, watched, formulas)
                         rows_with_values += 1
+                        # counted up to and including last_row, the rows openpyxl would read
+                        if count_projects and _lxml_row_is_project(element, watched, shared_strings, has_text):
+                            projects += 1
                         if rows_with_values > limit:
-                            return _PreScan(counter, formulas, truncated=True)
+                            return _PreScan(
+                                counter, formulas, truncated=True, projects=projects if count_projects else None
+                            )
                     element.clear()
                     parent = element.getparent()
                     while parent is not None and element.getprevious() is not None:
@@ -1075,7 +1139,7 @@ def _prescan(ws, *, after_row: int, limit: int, formula_columns: Iterable[int]) 
     except Exception:  # noqa: BLE001 - openpyxl's own (defused) parse will report real damage
         logger.info("Pre-scan of sheet %r failed; reading it without a row bound", ws.title, exc_info=True)
         return _PreScan(None, set())
-    return _PreScan(last, formulas)
+    return _PreScan(last, formulas, projects=projects if count_projects else None)
 
 
 class _HasText:
@@ -1164,11 +1228,11 @@ def _collect_rows(
     max_col = wanted[-1]
     rows: list[_RawRow] = []
     found = 0
-    scan = _prescan(ws, after_row=header.row, limit=count_limit, formula_columns=required)
+    has_text = _HasText()
+    scan = _prescan(ws, after_row=header.row, limit=count_limit, formula_columns=required, has_text=has_text)
     if scan.last_row is not None and scan.last_row <= header.row:
         return rows, found, True
     formulas = scan.formulas
-    has_text = _HasText()
     filler = None  # openpyxl yields one shared tuple of EMPTY_CELLs for each row absent from the file
     for row_number, cells in _iter_rows(ws, min_row=header.row + 1, max_row=scan.last_row, max_col=max_col):
         if not cells or cells is filler:
@@ -1183,6 +1247,10 @@ def _collect_rows(
             return rows, found, False
         if found <= max_projects:
             rows.append(_raw_row(cells, wanted, row_number, formulas))
+        elif scan.projects is not None:
+            # The file is rejected; the pre-scan (lxml, C speed) has counted the projects by the
+            # same rule, so openpyxl need not read the rest (100 000 rows: ~0.3 s instead of ~10 s).
+            return rows, max(found, scan.projects), not scan.truncated
     return rows, found, not scan.truncated
 
 

@@ -421,3 +421,86 @@ def test_import_batch_prints_the_macro_note(owner, tmp_path, capsys):
     out, err = capsys.readouterr()
     assert out.strip() == str(Batch.objects.get().pk)  # stdout stays just the id, for scripts
     assert "makra (VBA)" in err
+
+
+# --------------------------------------------------------------------------- huge files, counted fast
+
+
+def _good_row():
+    import datetime
+
+    return [
+        "Adaptacyjne sterowanie komorą suszarniczą",
+        "Opis projektu " * 10,
+        datetime.date(2024, 1, 15),
+        datetime.date(2024, 12, 31),
+        "Cel projektu, który ma co najmniej pięćdziesiąt znaków długości.",
+        "Jan Kowalski",
+    ]
+
+
+def _mixed_rows_workbook() -> bytes:
+    """21 projects, then rows of every kind the blank-row rule must tell apart: shared strings
+    (written by openpyxl like Excel: spaces, HTML debris, text), then raw XML rows (rich inline
+    text, numbers, errors, formulas with and without results, a cell without a reference)."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Projekty"
+    ws.append(list(excel.REQUIRED_COLUMNS.values()) + ["Uwagi"])
+    for _ in range(21):
+        ws.append(_good_row())
+    ws.append(["   ", None, None, None, "<br>"])  # not a project
+    ws.append([None, "<p> </p>", None, None, None, None, "tylko uwaga"])  # not a project
+    ws.append(["x"])  # a project
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    raw = [
+        '<c r="A{r}" t="inlineStr"><is><r><t> </t></r><r><t>A</t></r></is></c>',  # project
+        '<c r="A{r}" t="inlineStr"><is><t>  </t></is></c>',  # blank
+        '<c r="C{r}"><v>45000</v></c>',  # project (a date serial)
+        '<c r="F{r}" t="e"><v>#N/A</v></c>',  # project (an error code)
+        '<c r="E{r}"><f>A1*2</f></c>',  # project (formula without a saved result)
+        '<c r="B{r}" t="str"><f>""</f><v></v></c>',  # blank (an honest empty result)
+        '<c r="G{r}"><v>7</v></c>',  # blank (only an extra column)
+        '<c r="A{r}" t="inlineStr"><is><t> </t></is></c><c t="inlineStr"><is><t>opis</t></is></c>',  # project (B)
+    ]
+    start = 26
+
+    def add(xml: bytes) -> bytes:
+        rows = "".join(
+            f'<row r="{start + i}">{cells.format(r=start + i)}</row>' for i, cells in enumerate(raw)
+        ).encode()
+        return xml.replace(b"</sheetData>", rows + b"</sheetData>")
+
+    return hostile.rewrite_part(buffer.getvalue(), "xl/worksheets/sheet1.xml", add)
+
+
+def test_projects_past_the_limit_are_counted_by_the_fast_pass_with_the_blank_row_rule(monkeypatch):
+    data = _mixed_rows_workbook()
+    fast = problem_of(data)
+    assert fast.startswith("Plik zawiera 27 projektów, a dopuszczalne jest najwyżej 20 ")  # 21 + 1 + 5
+    # the same file with the lxml count turned off: openpyxl reads and counts every row itself
+    prescan = excel._prescan
+    monkeypatch.setattr(excel, "_prescan", lambda ws, **kwargs: prescan(ws, **{**kwargs, "has_text": None}))
+    assert problem_of(data) == fast
+
+
+def test_a_huge_workbook_is_rejected_after_reading_only_the_rows_over_the_limit(monkeypatch):
+    data = hostile.rewrite_part(
+        hostile.case("projekty-20.xlsx"),
+        "xl/worksheets/sheet1.xml",
+        lambda xml: xml.replace(
+            b"</sheetData>",
+            "".join(f'<row r="{r}"><c r="A{r}"><v>{r}</v></c></row>' for r in range(22, 5022)).encode()
+            + b"</sheetData>",
+        ),
+    )
+    seen = []
+    has_project_data = excel._has_project_data
+    monkeypatch.setattr(
+        excel,
+        "_has_project_data",
+        lambda cells, req, row, *rest: seen.append(row) or has_project_data(cells, req, row, *rest),
+    )
+    assert problem_of(data).startswith("Plik zawiera 5020 projektów, a dopuszczalne jest najwyżej 20 ")
+    assert len(seen) == 21  # openpyxl stopped at the 21st project; lxml counted the other 4999
