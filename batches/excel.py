@@ -1089,37 +1089,41 @@ def _prescan(
     last = 0
     counter = 0
     rows_with_values = 0
-    row_has_values = row_has_formula = False
     try:
         with get_source() as source:
+            # Only the end of each row is an event (the row's cells are parsed by then): one
+            # Python step per row rather than per cell value.
             events = etree.iterparse(
                 source,
-                events=("start", "end"),
-                tag=("{*}row", "{*}v", "{*}is", "{*}f", "{*}sheetData"),
+                events=("end",),
+                tag=("{*}row", "{*}sheetData"),
                 resolve_entities=False,
                 no_network=True,
                 load_dtd=False,
                 huge_tree=False,
             )
-            for event, element in events:
-                tag = element.tag.rsplit("}", 1)[-1]
-                if event == "start":
-                    if tag == "row":
-                        r = element.get("r")
-                        if r is None:
-                            counter += 1
-                        else:
-                            number = float(r)
-                            if not number.is_integer():
-                                return _PreScan(None, formulas)
-                            counter = int(number)
-                        row_has_values = row_has_formula = False
-                    elif tag in ("v", "is", "f"):
-                        last = max(last, counter)
-                        row_has_values = True
-                        row_has_formula = row_has_formula or tag == "f"
-                elif tag == "row":
-                    if row_has_values and counter > after_row:
+            for _, element in events:
+                if element.tag.rpartition("}")[2] != "row":
+                    break  # the end of sheetData
+                r = element.get("r")
+                if r is None:
+                    counter += 1
+                else:
+                    number = float(r)
+                    if not number.is_integer():
+                        return _PreScan(None, formulas)
+                    counter = int(number)
+                row_has_values = row_has_formula = False
+                for cell in element:
+                    for child in cell:
+                        if isinstance(child.tag, str):
+                            name = child.tag.rpartition("}")[2]
+                            if name in ("v", "is", "f"):
+                                row_has_values = True
+                                row_has_formula = row_has_formula or name == "f"
+                if row_has_values:
+                    last = max(last, counter)
+                    if counter > after_row:
                         if row_has_formula and watched:
                             _formulas_without_value(element, counter, watched, formulas)
                         rows_with_values += 1
@@ -1130,12 +1134,10 @@ def _prescan(
                             return _PreScan(
                                 counter, formulas, truncated=True, projects=projects if count_projects else None
                             )
-                    element.clear()
-                    parent = element.getparent()
-                    while parent is not None and element.getprevious() is not None:
-                        del parent[0]
-                elif tag == "sheetData":
-                    break
+                element.clear()
+                parent = element.getparent()
+                while parent is not None and element.getprevious() is not None:
+                    del parent[0]
     except Exception:  # noqa: BLE001 - openpyxl's own (defused) parse will report real damage
         logger.info("Pre-scan of sheet %r failed; reading it without a row bound", ws.title, exc_info=True)
         return _PreScan(None, set())
@@ -1156,11 +1158,23 @@ class _HasText:
     def __call__(self, value: Any) -> bool:
         if not isinstance(value, str):
             return bool(_to_text(value, multiline=False))
+        if "<" not in value and "_x" not in value:
+            # No HTML and no Excel escapes: clean_text would only drop control/invisible
+            # characters and trim spaces, so this is its answer without the rest of its work.
+            return has_plain_text(value)
         key = (len(value), hash(value))
         known = self._known.get(key)
         if known is None:
             known = self._known[key] = bool(clean_text(value, multiline=False))
         return known
+
+
+def has_plain_text(value: str) -> bool:
+    """``bool(clean_text(value))`` for a string without "<" and "_x" (no tags, no escapes)."""
+    text = value.translate(_TRANSLATE)
+    if _SURROGATES.search(text):
+        text = _SURROGATES.sub("", text)
+    return bool(text.strip())
 
 
 def _has_project_data(
@@ -1480,7 +1494,87 @@ class _UnsizedReadOnlyWorksheet(ReadOnlyWorksheet):
         pass
 
 
+_SHARED_STRINGS_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+
+
+class _LazySharedStrings:
+    """The shared strings table, parsed (with lxml) only as far as the cells read need it.
+
+    openpyxl reads the whole table before the first cell, with the pure-Python parser: for a
+    workbook of 100 000 rows (400 000 strings, ~30 MB of XML) that alone takes ~30 s. Excel
+    writes the strings in the order the cells first use them, so the header and the first rows
+    need only the start of the table. Strings are what openpyxl's read_string_table gives
+    (plain text of <t> and of the runs' <t>, phonetic <rPh> left out, "x005F_" removed). Safe
+    to parse with lxml: the part's prolog was checked for a DTD (no entities can be declared),
+    and entities are not resolved, nor anything fetched, in any case.
+    """
+
+    def __init__(self, archive: zipfile.ZipFile, part: str):
+        from lxml import etree
+
+        self._source = archive.open(part)
+        self._events = etree.iterparse(
+            self._source,
+            events=("end",),
+            tag=("{*}si",),
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            huge_tree=False,
+        )
+        self._strings: list[str] = []
+        self._done = False
+
+    def _advance(self) -> None:
+        try:
+            _, node = next(self._events)
+        except StopIteration:
+            self.close()
+            return
+        if len(node) == 1 and isinstance(node[0].tag, str) and node[0].tag.rpartition("}")[2] == "t":
+            text = node[0].text or ""  # the usual case: plain text, no runs
+            self._strings.append(text.replace("x005F_", "") if "x005F_" in text else text)
+            node.clear()
+            while node.getprevious() is not None:
+                del node.getparent()[0]
+            return
+        parts = []
+        for child in node:
+            tag = child.tag.rsplit("}", 1)[-1] if isinstance(child.tag, str) else ""
+            if tag == "t":
+                parts.append(child.text or "")
+            elif tag == "r":
+                for run_child in child:
+                    if isinstance(run_child.tag, str) and run_child.tag.rsplit("}", 1)[-1] == "t":
+                        parts.append(run_child.text or "")
+        self._strings.append("".join(parts).replace("x005F_", ""))
+        node.clear()
+        while node.getprevious() is not None:
+            del node.getparent()[0]
+
+    def __getitem__(self, index: int) -> str:
+        if index < 0:
+            raise IndexError(index)
+        while index >= len(self._strings) and not self._done:
+            self._advance()
+        return self._strings[index]
+
+    def __len__(self) -> int:
+        while not self._done:
+            self._advance()
+        return len(self._strings)
+
+    def close(self) -> None:
+        self._done = True
+        self._source.close()
+
+
 class _WorkbookReader(ExcelReader):
+    def read_strings(self) -> None:
+        part = self.package.find(_SHARED_STRINGS_TYPE)
+        if part is not None:
+            self.shared_strings = _LazySharedStrings(self.archive, part.PartName[1:])
+
     def read_worksheets(self) -> None:
         # openpyxl's ExcelReader.read_worksheets for read-only mode, with the sheet class above.
         for sheet, rel in self.parser.find_sheets():
@@ -1494,13 +1588,12 @@ class _WorkbookReader(ExcelReader):
             self.wb._sheets.append(ws)
 
 
-def _load_workbook(data: bytes):
-    """openpyxl's ``load_workbook(read_only=True, data_only=True)`` without the sheet sizing."""
-    reader = _WorkbookReader(
+def _workbook_reader(data: bytes) -> _WorkbookReader:
+    """openpyxl's reader for ``load_workbook(read_only=True, data_only=True)``, without the sheet
+    sizing and with the shared strings read lazily; call ``.read()``, then use ``.wb``."""
+    return _WorkbookReader(
         io.BytesIO(data), read_only=True, keep_vba=False, data_only=True, keep_links=False, rich_text=False
     )
-    reader.read()
-    return reader.wb
 
 
 @dataclass(frozen=True)
@@ -1551,9 +1644,11 @@ def read_workbook(
     if isinstance(package, Problem):
         raise WorkbookError([package])
 
-    wb = None
+    wb = reader = None
     try:
-        wb = _load_workbook(data)
+        reader = _workbook_reader(data)
+        reader.read()
+        wb = reader.wb
         projects = _read_projects(wb, max_projects)
     except WorkbookError:
         raise
@@ -1571,6 +1666,9 @@ def read_workbook(
                 wb.close()
             except Exception:  # noqa: BLE001
                 pass
+        strings = getattr(reader, "shared_strings", None)
+        if isinstance(strings, _LazySharedStrings):
+            strings.close()
     notes = (MSG_MACROS_NOTE,) if package.has_macros else ()
     return ParsedWorkbook(projects=projects, notes=notes, has_macros=package.has_macros)
 

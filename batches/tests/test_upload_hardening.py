@@ -504,3 +504,46 @@ def test_a_huge_workbook_is_rejected_after_reading_only_the_rows_over_the_limit(
     )
     assert problem_of(data).startswith("Plik zawiera 5020 projektów, a dopuszczalne jest najwyżej 20 ")
     assert len(seen) == 21  # openpyxl stopped at the 21st project; lxml counted the other 4999
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", " ", "\t\n\r ", "\u00a0\u2003", "\u200b\u200e\u202e", "\x00\x07", "\ufeff x", "a", " ą ", "-", "\ud800",
+     "\ud800 \udfff", "\x85\u2028", "\u0301", "x\u0000", "1", "\u3000\u3000"],
+)  # fmt: skip
+def test_fast_blank_check_agrees_with_clean_text(value):
+    assert excel.has_plain_text(value) is bool(excel.clean_text(value, multiline=False))
+
+
+def test_lazy_shared_strings_read_what_openpyxl_reads():
+    from openpyxl.reader.strings import read_string_table
+
+    ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    sst = (
+        f'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="{ns}" count="6" uniqueCount="6">'
+        "<si><t>Nazwa projektu</t></si>"
+        '<si><t xml:space="preserve">  spacje  </t></si>'
+        "<si><r><rPr><b/></rPr><t>pogrubione</t></r><r><t> i zwykłe</t></r></si>"
+        '<si><t>漢字</t><rPh sb="0" eb="1"><t>かんじ</t></rPh></si>'
+        "<si><t>a_x005F_x000D_b</t></si>"
+        "<si><t/></si>"
+        "</sst>"
+    ).encode()
+    data = hostile.rewrite_part(hostile.case(), "xl/sharedStrings.xml", lambda _: sst)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        expected = read_string_table(archive.open("xl/sharedStrings.xml"))
+        lazy = excel._LazySharedStrings(archive, "xl/sharedStrings.xml")
+        assert [lazy[i] for i in range(len(expected))] == expected
+        assert len(lazy) == 6
+        with pytest.raises(IndexError):
+            lazy[6]
+        with pytest.raises(IndexError):
+            lazy[-1]
+
+
+def test_a_cell_pointing_past_the_shared_strings_is_a_corrupted_file():
+    data = hostile.rewrite_part(
+        hostile.case(), "xl/worksheets/sheet1.xml", lambda xml: xml.replace(b"<v>0</v>", b"<v>99999</v>", 1)
+    )
+    assert b"<v>99999</v>" in hostile.case_member("xl/worksheets/sheet1.xml", data)
+    assert CORRUPTED in problem_of(data)
