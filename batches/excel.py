@@ -788,8 +788,8 @@ def _sniff_zip(archive: zipfile.ZipFile) -> Problem | _Package:
             return Problem(MSG_DOCX)
         if any("presentationml" in ct or "ms-powerpoint" in ct for ct in found) or "ppt/presentation.xml" in names:
             return Problem(MSG_PPTX)
-        if types is None and not any(n.startswith("xl/") for n in names):
-            return Problem(MSG_ZIP_NOT_WORKBOOK)
+        if not any(n.startswith("xl/") for n in names):
+            return Problem(MSG_ZIP_NOT_WORKBOOK)  # e.g. a zipped folder, a Visio or 3D-print file
         return Problem(MSG_CORRUPTED)  # a workbook's pieces, but not a readable package
     if workbook_part not in names:
         return Problem(MSG_CORRUPTED)

@@ -49,6 +49,17 @@ HOSTILE = {
     "broken-ole2": (hostile.broken_ole, "uszkodzony"),
     "truncated-zip": (lambda: hostile.case()[: len(hostile.case()) * 2 // 3], CORRUPTED),
     "zip-without-workbook": (lambda: hostile.zip_of({"projekty.txt": "Nazwa projektu;Opis"}), "archiwum ZIP"),
+    "visio-renamed": (
+        lambda: hostile.zip_of(
+            {
+                "[Content_Types].xml": hostile.content_types(
+                    "application/vnd.ms-visio.drawing.main+xml", "visio/document.xml"
+                ),
+                "visio/document.xml": "<VisioDocument/>",
+            }
+        ),
+        "archiwum ZIP",
+    ),
     "zip-without-content-types": (
         lambda: hostile.zip_of({"xl/workbook.xml": hostile.case_member("xl/workbook.xml")}),
         CORRUPTED,
