@@ -1091,8 +1091,8 @@ def _prescan(
     rows_with_values = 0
     try:
         with get_source() as source:
-            # Only the end of each row is an event (the row's cells are parsed by then): one
-            # Python step per row rather than per cell value.
+            # One event per row, at its end (its cells are parsed by then); whether it holds
+            # values is looked up by lxml in C, so rows of formatting only cost no Python work.
             events = etree.iterparse(
                 source,
                 events=("end",),
@@ -1113,18 +1113,10 @@ def _prescan(
                     if not number.is_integer():
                         return _PreScan(None, formulas)
                     counter = int(number)
-                row_has_values = row_has_formula = False
-                for cell in element:
-                    for child in cell:
-                        if isinstance(child.tag, str):
-                            name = child.tag.rpartition("}")[2]
-                            if name in ("v", "is", "f"):
-                                row_has_values = True
-                                row_has_formula = row_has_formula or name == "f"
-                if row_has_values:
+                if next(element.iterdescendants("{*}v", "{*}is", "{*}f"), None) is not None:
                     last = max(last, counter)
                     if counter > after_row:
-                        if row_has_formula and watched:
+                        if watched and next(element.iterdescendants("{*}f"), None) is not None:
                             _formulas_without_value(element, counter, watched, formulas)
                         rows_with_values += 1
                         # counted up to and including last_row, the rows openpyxl would read
