@@ -9,8 +9,10 @@ from django.utils.translation import gettext_lazy as _
 
 def batch_upload_path(batch: "Batch", filename: str) -> str:
     # The user's file name is kept in original_filename; the stored name carries no
-    # user text, so nothing odd reaches the file system or S3 keys.
-    return f"uploads/{batch.owner_id}/{timezone.now():%Y/%m}/{batch.token}.xlsx"
+    # user text, so nothing odd reaches the file system or S3 keys. Only the extension is
+    # taken from ``filename`` (which batch_import generates), and only one of these two.
+    suffix = ".xlsm" if str(filename).lower().endswith(".xlsm") else ".xlsx"
+    return f"uploads/{batch.owner_id}/{timezone.now():%Y/%m}/{batch.token}{suffix}"
 
 
 class Batch(models.Model):

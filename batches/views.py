@@ -10,6 +10,7 @@ from django.db.models import Count, F, Q
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.forms import ShareForm
@@ -25,6 +26,7 @@ from batches.selectors import (
     firm_colleagues,
 )
 from batches.services import BatchBusy, batch_delete, batch_import
+from batches.uploadhandlers import SizeLimitUploadHandler, content_length_problem, discard_body
 from cards.forms import GenerateForm
 from cards.providers.registry import PROVIDER_LABELS
 from cards.services import batch_similar_pairs, batch_usage, fallback_counts
@@ -51,10 +53,13 @@ def _with_counts(batches):
     )
 
 
-def _dashboard(request: AuthenticatedHttpRequest, form: UploadForm, *, problems=(), status: int = 200):
+def _dashboard(
+    request: AuthenticatedHttpRequest, form: UploadForm, *, problems=(), status: int = 200, read_files: bool = True
+):
     batches = _with_counts(Batch.objects.filter(owner=request.user))
     shared = _with_counts(batches_shared_with(user=request.user).select_related("owner"))
-    upload = request.FILES.get("file")
+    # read_files=False: the body was refused unread, and request.FILES would parse it now.
+    upload = request.FILES.get("file") if read_files else None
     context = {
         "batches": batches,
         "shared_batches": shared,
@@ -73,6 +78,7 @@ def dashboard(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _dashboard(request, UploadForm())
 
 
+@csrf_exempt  # only so that the size checks run before the body is parsed; CSRF is checked below
 @require_http_methods(["GET", "HEAD", "POST"])
 @login_required
 def batch_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
@@ -81,7 +87,23 @@ def batch_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
         # A rejected upload leaves this address in the address bar; reloading it (or opening
         # it from history) should land on the upload form, not on an error page.
         return redirect("dashboard")
-    form = UploadForm(request.POST, request.FILES)
+    limit = settings.RNDCARDS_MAX_UPLOAD_BYTES
+    too_large = content_length_problem(request, limit)
+    if too_large is not None:
+        # Refused before the body is parsed or stored. No CSRF check is needed for that: the
+        # answer changes nothing, it only shows the user's own dashboard with the message.
+        discard_body(request, limit)
+        form = UploadForm(data={}, too_large=too_large)
+        return _dashboard(request, form, status=413, read_files=False)
+    # Upload handlers can be changed only before request.POST/FILES are first read, which the
+    # CSRF check does: hence csrf_exempt above and csrf_protect on the rest of the view.
+    request.upload_handlers.insert(0, SizeLimitUploadHandler(request, limit))
+    return _batch_upload(request)
+
+
+@csrf_protect
+def _batch_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
+    form = UploadForm(request.POST, request.FILES, too_large=getattr(request, "upload_too_large", None))
     # Stricter limit on uploads per user (rndcards/ratelimit.py): checked before the workbook is parsed.
     if over_limit := upload_refusal(request):
         refusal, message = over_limit
@@ -99,6 +121,8 @@ def batch_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     except excel.WorkbookError as exc:
         return _dashboard(request, form, problems=exc.problems, status=400)
     messages.success(request, _imported_message(batch.projects.count()))
+    for note in batch.import_notes:
+        messages.info(request, note)
     return redirect(batch)
 
 

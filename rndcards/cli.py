@@ -61,10 +61,42 @@ def get_batch(batch_id: int) -> Batch:
 
 
 def read_input(path: str) -> bytes:
+    """The workbook at ``path``; over RNDCARDS_MAX_UPLOAD_BYTES it is refused unread (exit 2)."""
+    from django.conf import settings
+    from django.template.defaultfilters import filesizeformat
+
     file = Path(path)
     if not file.is_file():
         raise CommandError(f"Nie ma pliku {path}.", returncode=EXIT_INVALID_INPUT)
-    return file.read_bytes()
+    limit = settings.RNDCARDS_MAX_UPLOAD_BYTES
+    try:
+        size = file.stat().st_size
+        if size > limit:
+            raise CommandError(
+                f"Plik {path} nie został zaimportowany — nic nie utworzono. Ma {filesizeformat(size)}, "
+                f"a największy dopuszczalny rozmiar to {filesizeformat(limit)} (RNDCARDS_MAX_UPLOAD_BYTES). "
+                "Usuń zbędne arkusze, obrazy i puste sformatowane wiersze albo podziel projekty na kilka plików.",
+                returncode=EXIT_INVALID_INPUT,
+            )
+        with file.open("rb") as handle:
+            content = handle.read(limit + 1)  # the file may have grown since stat()
+    except OSError as exc:
+        raise CommandError(
+            f"Nie udało się odczytać pliku {path}: {exc.strerror or exc}.", returncode=EXIT_INVALID_INPUT
+        ) from exc
+    if len(content) > limit:
+        raise CommandError(
+            f"Plik {path} nie został zaimportowany — nic nie utworzono. Jest większy niż "
+            f"{filesizeformat(limit)} (RNDCARDS_MAX_UPLOAD_BYTES).",
+            returncode=EXIT_INVALID_INPUT,
+        )
+    return content
+
+
+def print_notes(batch: Batch, stdout: OutputWrapper) -> None:
+    """The Polish remarks about an accepted workbook (e.g. its macros were not run)."""
+    for note in getattr(batch, "import_notes", ()):
+        stdout.write(f"Uwaga: {note}")
 
 
 def workbook_error(exc: WorkbookError, path: str) -> CommandError:

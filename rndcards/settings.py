@@ -277,6 +277,16 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # --- product limits -------------------------------------------------------------
 RNDCARDS_MAX_PROJECTS = env_int("RNDCARDS_MAX_PROJECTS", 20, minimum=1)
 RNDCARDS_MAX_UPLOAD_BYTES = env_int("RNDCARDS_MAX_UPLOAD_BYTES", 10 * 1024 * 1024, minimum=1024)
+# --- upload hardening (uploads branch) ----------------------------------------------
+# Zip-bomb limits on the uploaded workbook's zip directory, checked before openpyxl opens it
+# (batches.excel.ArchiveLimits). The upload view also refuses a request whose Content-Length is
+# over RNDCARDS_MAX_UPLOAD_BYTES before reading it (batches.uploadhandlers).
+RNDCARDS_UPLOAD_MAX_UNCOMPRESSED_BYTES = env_int(
+    "RNDCARDS_UPLOAD_MAX_UNCOMPRESSED_BYTES", 100 * 1024 * 1024, minimum=1024 * 1024
+)
+RNDCARDS_UPLOAD_MAX_ZIP_MEMBERS = env_int("RNDCARDS_UPLOAD_MAX_ZIP_MEMBERS", 1000, minimum=20)
+RNDCARDS_UPLOAD_MAX_COMPRESSION_RATIO = env_int("RNDCARDS_UPLOAD_MAX_COMPRESSION_RATIO", 100, minimum=10)
+# --- end upload hardening ----------------------------------------------------------
 
 # --- AI providers ----------------------------------------------------------------
 ANTHROPIC_API_KEY = env("ANTHROPIC_API_KEY")

@@ -24,4 +24,5 @@ class Command(BaseCommand):
             batch = batch_import(content=content, owner=owner, filename=Path(input).name, name=name)
         except WorkbookError as exc:
             raise cli.workbook_error(exc, input) from exc
+        cli.print_notes(batch, self.stderr)
         self.stdout.write(str(batch.pk))

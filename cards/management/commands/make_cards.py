@@ -53,6 +53,7 @@ class Command(BaseCommand):
                 batch = batch_import(content=content, owner=owner, filename=Path(input).name, name=name)
         except WorkbookError as exc:
             raise cli.workbook_error(exc, input) from exc
+        cli.print_notes(batch, self.stdout)
         try:
             batch_generate(batch=batch, provider=provider)
         except CardsNotQueued as exc:
