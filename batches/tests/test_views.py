@@ -266,7 +266,7 @@ def test_batch_page_polls_while_projects_are_queued_and_stops_after(client, owne
     client.force_login(owner)
     Project.objects.filter(batch=batch, row_number=2).update(status=Project.Status.QUEUED)
     html = client.get(url, **HX).content.decode()
-    assert 'hx-trigger="every 2s"' in html
+    assert 'hx-trigger="every 3s"' in html
     assert f'hx-get="{url}"' in html
     assert "w kolejce" in html
     Project.objects.filter(batch=batch).update(status=Project.Status.GENERATED)

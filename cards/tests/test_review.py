@@ -299,7 +299,7 @@ def test_regenerate_for_htmx_queues_and_the_section_polls_while_its_text_stays(c
     html = response.content.decode()
     assert response.status_code == 200
     assert "<html" not in html
-    assert 'hx-trigger="every 2s"' in html
+    assert 'hx-trigger="every 3s"' in html
     assert url("section_detail", project) in html
     assert "Sekcja czeka w kolejce na ponowne wygenerowanie." in html
     assert text in html  # still readable
@@ -308,7 +308,7 @@ def test_regenerate_for_htmx_queues_and_the_section_polls_while_its_text_stays(c
     assert section.regen_hints == "Dodaj wskaźnik" and section.regen_provider == "offline"
     # The poll of this one section only: the rest of the card does not poll.
     page = client.get(project.get_absolute_url()).content.decode()
-    assert page.count('hx-trigger="every 2s"') == 1
+    assert page.count('hx-trigger="every 3s"') == 1
 
 
 def test_regenerate_without_htmx_redirects_with_a_message(client, owner, project):
@@ -470,7 +470,7 @@ def test_a_late_result_never_overwrites_a_manual_edit_made_meanwhile(client, own
     client.force_login(owner)
     html = client.get(url("section_detail", project), **HX).content.decode()
     assert "Sekcja została zmieniona w trakcie generowania" in html
-    assert 'hx-trigger="every 2s"' not in html
+    assert 'hx-trigger="every 3s"' not in html
 
 
 def test_a_result_arriving_after_approval_is_not_stored(project, owner):
@@ -528,7 +528,7 @@ def test_regeneration_with_a_model_on_the_worker_sends_the_hints_as_data(client,
     assert "</b>" not in prompt
     # Polling the section now shows the new text and stops.
     html = client.get(url("section_detail", project), **HX).content.decode()
-    assert "Nowa treść sekcji projektu" in html and 'hx-trigger="every 2s"' not in html
+    assert "Nowa treść sekcji projektu" in html and 'hx-trigger="every 3s"' not in html
 
 
 def test_regeneration_falls_back_to_the_other_model_and_says_so(owner, make_batch, worker, fake_llm):

@@ -98,7 +98,7 @@ def test_project_page_polls_while_queued_and_not_once_generated(client, owner, b
     url = reverse("project_detail", args=[project.pk])
     Project.objects.filter(pk=project.pk).update(status=Project.Status.QUEUED)
     html = client.get(url, **HX).content.decode()
-    assert 'hx-trigger="every 2s"' in html
+    assert 'hx-trigger="every 3s"' in html
     assert f'hx-get="{url}"' in html
     assert "Karta czeka w kolejce" in html
     Project.objects.filter(pk=project.pk).update(status=Project.Status.GENERATED)
@@ -301,7 +301,7 @@ def test_generate_all_queues_every_project_with_the_chosen_provider(client, owne
     batch.refresh_from_db()
     assert batch.status == Batch.Status.GENERATING
     html = client.get(reverse("batch_detail", args=[batch.pk])).content.decode()
-    assert 'hx-trigger="every 2s"' in html
+    assert 'hx-trigger="every 3s"' in html
     assert html.count(">w kolejce (1.)</span>") + html.count(">w kolejce (2.)</span>") == 2
 
 
