@@ -43,6 +43,13 @@ def _no_embedded_worker(settings, tmp_path):
     settings.RNDCARDS_REDIS_PREFIX = f"rndcards-test-{uuid.uuid4().hex[:10]}"
 
 
+@pytest.fixture(autouse=True)
+def _plain_http_test_client(settings):
+    # accounts: production redirects plain HTTP to HTTPS; the test client and the live
+    # server speak plain HTTP (rndcards/tests/test_headers.py tests the redirect itself).
+    settings.SECURE_SSL_REDIRECT = False
+
+
 @pytest.fixture
 def owner(db) -> User:
     return User.objects.create_user("konsultant", password="Haslo-Testowe-1", first_name="Anna")
