@@ -439,6 +439,8 @@ AXES_HTTP_RESPONSE_CODE = 429
 # The login form sends the password; never keep it (or the CSRF token) in the attempts.
 AXES_SENSITIVE_PARAMETERS = ["password", "csrfmiddlewaretoken", "new_password1", "new_password2", "old_password"]
 AXES_VERBOSE = False
+# Every login would log "Deleted 0 failed login attempts" at INFO; lockouts are warnings.
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}
 
 # Sessions: 24 h from login, cookies out of JavaScript's reach, sent only over HTTPS in
 # production.
