@@ -361,6 +361,7 @@ from datetime import timedelta  # noqa: E402
 from email.utils import parseaddr  # noqa: E402
 from urllib.parse import urlsplit  # noqa: E402
 
+import django  # noqa: E402
 from csp.constants import NONCE, NONE, SELF  # noqa: E402
 
 # Passwords: at least 8 characters, one uppercase letter, one digit (the original design),
@@ -474,19 +475,20 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
 
-def _inline_style_hashes(*templates: str) -> list[str]:
+def _inline_style_hashes(*templates: Path) -> list[str]:
     """CSP hashes of the <style> blocks of the self-contained error pages (400, 500).
 
     Django renders them with no context, often when static files are broken, so they
     carry their styles inline; a hash allows exactly those blocks and nothing else.
+    (Django admin's change list has one fixed block too, for a list without actions.)
     """
     import base64
     import hashlib
     import re
 
     hashes = []
-    for name in templates:
-        text = (BASE_DIR / "templates" / name).read_text(encoding="utf-8")
+    for template in templates:
+        text = template.read_text(encoding="utf-8")
         for block in re.findall(r"<style>(.*?)</style>", text, flags=re.S):
             digest = base64.b64encode(hashlib.sha256(block.encode("utf-8")).digest()).decode("ascii")
             hashes.append(f"'sha256-{digest}'")
@@ -500,7 +502,15 @@ CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
         "script-src": [SELF],
-        "style-src": [SELF, NONCE, *_inline_style_hashes("400.html", "500.html")],
+        "style-src": [
+            SELF,
+            NONCE,
+            *_inline_style_hashes(
+                BASE_DIR / "templates" / "400.html",
+                BASE_DIR / "templates" / "500.html",
+                Path(django.__file__).parent / "contrib/admin/templates/admin/change_list.html",
+            ),
+        ],
         "img-src": [SELF, "data:"],
         "font-src": [SELF],
         "connect-src": [SELF],
@@ -516,7 +526,13 @@ CONTENT_SECURITY_POLICY = {
 CORS_ALLOWED_ORIGINS = env_list("RNDCARDS_CORS_ALLOWED_ORIGINS")
 for _origin in CORS_ALLOWED_ORIGINS:
     _parts = urlsplit(_origin)
-    if _parts.scheme not in {"http", "https"} or not _parts.hostname or _parts.path or _parts.query or _origin.endswith("/"):
+    if (
+        _parts.scheme not in {"http", "https"}
+        or not _parts.hostname
+        or _parts.path
+        or _parts.query
+        or _origin.endswith("/")
+    ):
         raise ImproperlyConfigured(
             f"RNDCARDS_CORS_ALLOWED_ORIGINS must list origins like https://app.example.com (no path, no *), got {_origin!r}"
         )

@@ -117,17 +117,24 @@ def test_password_change_keeps_the_session_and_the_old_password_stops_working(cl
 @pytest.mark.parametrize(
     ("data", "expected"),
     [
-        ({"old_password": "zle-haslo", "new_password1": "Nowe-Haslo-2025", "new_password2": "Nowe-Haslo-2025"},
-         "stare hasło jest niepoprawne"),
-        ({"old_password": PASSWORD, "new_password1": "Nowe-Haslo-2025", "new_password2": "Nowe-Haslo-2026"},
-         "nie są zgodne"),
+        (
+            {"old_password": "zle-haslo", "new_password1": "Nowe-Haslo-2025", "new_password2": "Nowe-Haslo-2025"},
+            "stare hasło jest niepoprawne",
+        ),
+        (
+            {"old_password": PASSWORD, "new_password1": "Nowe-Haslo-2025", "new_password2": "Nowe-Haslo-2026"},
+            "nie są zgodne",
+        ),
         ({"old_password": PASSWORD, "new_password1": "nowehaslo1", "new_password2": "nowehaslo1"}, "wielką literę"),
-        ({"old_password": PASSWORD, "new_password1": "Nowe\x00Haslo1", "new_password2": "Nowe\x00Haslo1"},
-         "Znaki null są niedozwolone"),
-        ({"old_password": "A1" * 500_000, "new_password1": "Nowe-Haslo-2025", "new_password2": "Nowe-Haslo-2025"},
-         "stare hasło jest niepoprawne"),
-        ({"old_password": PASSWORD, "new_password1": "Ab1" * 100_000, "new_password2": "Ab1" * 100_000},
-         "za długie"),
+        (
+            {"old_password": PASSWORD, "new_password1": "Nowe\x00Haslo1", "new_password2": "Nowe\x00Haslo1"},
+            "Znaki null są niedozwolone",
+        ),
+        (
+            {"old_password": "A1" * 500_000, "new_password1": "Nowe-Haslo-2025", "new_password2": "Nowe-Haslo-2025"},
+            "stare hasło jest niepoprawne",
+        ),
+        ({"old_password": PASSWORD, "new_password1": "Ab1" * 100_000, "new_password2": "Ab1" * 100_000}, "za długie"),
         ({}, "To pole jest wymagane"),
     ],
     ids=["wrong-old", "mismatch", "no-uppercase", "nul", "1MB-old", "300k-new", "empty"],
@@ -237,7 +244,9 @@ def test_a_malformed_reset_address_is_refused_in_polish_without_e_mail(client, o
     assert mail.outbox == []
 
 
-@pytest.mark.parametrize("link", ["/password/reset/MQ/zly-token/", "/password/reset/%00/x/", "/password/reset/" + "A" * 3000 + "/t/"])
+@pytest.mark.parametrize(
+    "link", ["/password/reset/MQ/zly-token/", "/password/reset/%00/x/", "/password/reset/" + "A" * 3000 + "/t/"]
+)
 def test_a_forged_reset_link_says_it_is_invalid(client, owner, link):
     response = client.get(link, follow=True)
 

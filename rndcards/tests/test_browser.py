@@ -273,9 +273,12 @@ def test_no_page_breaks_the_content_security_policy(page, owner, make_batch, tra
     page.locator("#section-rezultaty trix-toolbar .trix-button--icon-bold").click()
     # Trix's own style elements (allowed by the nonce) are in force: its toolbar's dialogs are hidden.
     assert page.evaluate("document.querySelectorAll('style[data-tag-name]').length") >= 2
-    assert page.evaluate(
-        "getComputedStyle(document.querySelector('#section-rezultaty trix-toolbar .trix-dialog')).display"
-    ) == "none"
+    assert (
+        page.evaluate(
+            "getComputedStyle(document.querySelector('#section-rezultaty trix-toolbar .trix-dialog')).display"
+        )
+        == "none"
+    )
     violations += page.evaluate("window.__csp")
     page.goto("/password/change/")
     page.get_by_role("button", name="Zmień hasło").wait_for()

@@ -279,9 +279,7 @@ def _production_env(**extra: str) -> dict[str, str]:
 
 
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
 def test_check_deploy_reports_nothing_with_the_production_settings():
@@ -359,7 +357,10 @@ def test_production_settings_values():
         ({"EMAIL_BACKEND": "smtp", "EMAIL_HOST": "smtp.example", "EMAIL_PORT": "70000"}, "EMAIL_PORT"),
         ({"EMAIL_BACKEND": "smtp", "EMAIL_HOST": "smtp.example", "EMAIL_USE_TLS": "może"}, "EMAIL_USE_TLS"),
         ({"EMAIL_BACKEND": "smtp", "EMAIL_HOST": "smtp.example", "EMAIL_USE_SSL": "1"}, "EMAIL_USE_SSL"),
-        ({"EMAIL_BACKEND": "smtp", "EMAIL_HOST": "x", "EMAIL_HOST_PASSWORD_FILE": "/nie/ma/pliku"}, "EMAIL_HOST_PASSWORD"),
+        (
+            {"EMAIL_BACKEND": "smtp", "EMAIL_HOST": "x", "EMAIL_HOST_PASSWORD_FILE": "/nie/ma/pliku"},
+            "EMAIL_HOST_PASSWORD",
+        ),
         ({"EMAIL_BACKEND": "ses", "AWS_REGION": "", "AWS_SES_REGION_NAME": ""}, "AWS_SES_REGION_NAME"),
         ({"DEFAULT_FROM_EMAIL": "nikt"}, "DEFAULT_FROM_EMAIL"),
         ({"DEFAULT_FROM_EMAIL": "a@b.example\nBcc: c@d.example"}, "DEFAULT_FROM_EMAIL"),
@@ -393,18 +394,18 @@ def test_smtp_and_ses_backends_are_built_from_the_environment(tmp_path):
     secret = tmp_path / "smtp-password"
     secret.write_text("tajne-haslo\n", encoding="utf-8")
     smtp = json.loads(
-            _run(
-                ["-c", code],
-                {
-                    **base,
-                    "EMAIL_BACKEND": "smtp",
-                    "EMAIL_HOST": "smtp.kancelaria.example",
-                    "EMAIL_PORT": "2525",
-                    "EMAIL_HOST_USER": "karty",
-                    "EMAIL_HOST_PASSWORD_FILE": str(secret),
-                },
-            ).stdout
-        )
+        _run(
+            ["-c", code],
+            {
+                **base,
+                "EMAIL_BACKEND": "smtp",
+                "EMAIL_HOST": "smtp.kancelaria.example",
+                "EMAIL_PORT": "2525",
+                "EMAIL_HOST_USER": "karty",
+                "EMAIL_HOST_PASSWORD_FILE": str(secret),
+            },
+        ).stdout
+    )
     ses = json.loads(_run(["-c", code], {**base, "EMAIL_BACKEND": "SES", "AWS_REGION": "eu-central-1"}).stdout)
 
     assert smtp == {
