@@ -1,4 +1,6 @@
-"""Login lockout (django-axes): the answer a locked-out login gets, and whose address counts."""
+"""Login lockout (django-axes): the answer a locked-out login gets, and whose name and address count."""
+
+import ipaddress
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -6,13 +8,34 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 
-def client_ip(request: HttpRequest) -> str:
+def client_ip(request: HttpRequest) -> str | None:
     """The address failed logins are counted for.
 
     REMOTE_ADDR: behind a proxy that is the proxy's address, so the lockout is then per user
     name only. A forwarded-for header is not trusted here: anyone can send one.
     """
-    return request.META.get("REMOTE_ADDR", "")
+    address = request.META.get("REMOTE_ADDR", "")
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        return None  # the attempts table keeps addresses only (PostgreSQL's inet)
+
+
+def client_username(request: HttpRequest, credentials: dict | None = None) -> str | None:
+    """The user name failed logins are counted for, as axes finds it, made storable.
+
+    The login form does not limit the name's length on the server (only the widget's
+    maxlength): a 10 000-character name must be a failed login, not a 500 from the attempts
+    table's 255 characters. No real name is longer than 150 (User.username); PostgreSQL
+    refuses NUL characters, which other login paths (the API) do not filter.
+    """
+    field = settings.AXES_USERNAME_FORM_FIELD
+    username = credentials.get(field) if credentials else None
+    if username is None and request is not None:
+        username = request.POST.get(field)
+    if username is None:
+        return None
+    return str(username).replace("\x00", "\ufffd")[:150]
 
 
 def lockout_response(request: HttpRequest, original_response=None, credentials=None) -> HttpResponse:

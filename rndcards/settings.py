@@ -428,6 +428,8 @@ else:
 AUTHENTICATION_BACKENDS = [
     # Needs the request: authenticate(request, …). Tests log in with force_login().
     "axes.backends.AxesStandaloneBackend",
+    # A NUL in the user name is a failed login (PostgreSQL would raise in ModelBackend).
+    "rndcards.auth.RefuseUnstorableUsernameBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = env_int("RNDCARDS_LOGIN_FAILURE_LIMIT", 5, minimum=1)
@@ -436,6 +438,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "rndcards.lockout.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "rndcards.lockout.client_ip"
+AXES_USERNAME_CALLABLE = "rndcards.lockout.client_username"
 AXES_HTTP_RESPONSE_CODE = 429
 # The login form sends the password; never keep it (or the CSRF token) in the attempts.
 AXES_SENSITIVE_PARAMETERS = ["password", "csrfmiddlewaretoken", "new_password1", "new_password2", "old_password"]

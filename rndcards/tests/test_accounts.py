@@ -351,3 +351,30 @@ def test_hostile_user_names_are_failed_logins_not_errors(client, owner, username
         assert response.status_code in (200, 429)
     # Whatever was typed, the real account is not locked by it.
     assert _login(client, password=PASSWORD).status_code == 302
+
+
+def test_a_10000_character_name_is_counted_under_its_first_150_characters(client, owner):
+    from axes.models import AccessAttempt
+
+    for _ in range(2):
+        _login(client, username="k" * 10_000)
+
+    assert AccessAttempt.objects.get().username == "k" * 150
+    assert AccessAttempt.objects.get().failures_since_start == 2
+
+
+def test_a_nul_in_a_name_from_a_path_without_form_validation_is_a_failed_login(rf, owner):
+    # The API's token view calls authenticate() with whatever JSON it got; PostgreSQL refuses NUL.
+    from axes.models import AccessAttempt
+    from django.contrib.auth import authenticate
+
+    request = rf.post("/api/token/")
+    assert authenticate(request, username="konsultant\x00", password="zle") is None
+
+    assert AccessAttempt.objects.get().username == "konsultant\ufffd"
+
+
+@pytest.mark.parametrize("address", ["", "unknown", "999.1.1.1", "203.0.113.7, 10.0.0.1"])
+def test_a_malformed_client_address_does_not_break_the_login(client, owner, address):
+    assert _login(client, ip=address).status_code == 200
+    assert _login(client, password=PASSWORD, ip=address).status_code == 302
