@@ -378,3 +378,14 @@ def test_a_nul_in_a_name_from_a_path_without_form_validation_is_a_failed_login(r
 def test_a_malformed_client_address_does_not_break_the_login(client, owner, address):
     assert _login(client, ip=address).status_code == 200
     assert _login(client, password=PASSWORD, ip=address).status_code == 302
+
+
+def test_tests_log_in_with_force_login_or_with_a_request(client, owner):
+    from axes.exceptions import AxesBackendRequestParameterRequired
+    from django.http import HttpRequest
+
+    with pytest.raises(AxesBackendRequestParameterRequired):
+        client.login(username=owner.username, password=PASSWORD)  # no request: axes cannot count
+
+    assert client.login(request=HttpRequest(), username=owner.username, password=PASSWORD)
+    assert client.get(reverse("dashboard")).status_code == 200
