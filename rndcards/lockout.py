@@ -2,7 +2,9 @@
 
 import ipaddress
 
+from axes.utils import reset as axes_reset
 from django.conf import settings
+from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -65,3 +67,16 @@ def lockout_response(request: HttpRequest, original_response=None, credentials=N
         )
     response["Retry-After"] = retry_after
     return response
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Django's view; a new password set through the e-mailed link also lifts the lockout.
+
+    Whoever holds the link controls the account's mailbox: the lockout page sends the
+    consultant here, and waiting out the 15 minutes after that would make no sense.
+    """
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        axes_reset(username=form.user.get_username())
+        return response

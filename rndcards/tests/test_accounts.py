@@ -389,3 +389,17 @@ def test_tests_log_in_with_force_login_or_with_a_request(client, owner):
 
     assert client.login(request=HttpRequest(), username=owner.username, password=PASSWORD)
     assert client.get(reverse("dashboard")).status_code == 200
+
+
+def test_a_password_reset_through_the_e_mailed_link_lifts_the_lockout(client, owner):
+    owner.email = "anna@kancelaria.example"
+    owner.save()
+    for _ in range(5):
+        _login(client)
+    assert _login(client, password=PASSWORD).status_code == 429
+
+    client.post(reverse("password_reset"), {"email": owner.email})
+    set_password_url = client.get(_reset_link(mail.outbox[0]), follow=True).redirect_chain[-1][0]
+    client.post(set_password_url, {"new_password1": "Nowe-Haslo-2025", "new_password2": "Nowe-Haslo-2025"})
+
+    assert _login(client, password="Nowe-Haslo-2025").status_code == 302
