@@ -43,6 +43,17 @@ def _no_embedded_worker(settings, tmp_path):
     settings.RNDCARDS_REDIS_PREFIX = f"rndcards-test-{uuid.uuid4().hex[:10]}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _plain_http(django_test_environment):
+    """accounts: production redirects plain HTTP to HTTPS; the test client and the live
+    server speak plain HTTP (rndcards/tests/test_headers.py tests the redirect itself).
+    For the whole session: the live server reads the setting once, when it starts."""
+    from django.test import override_settings
+
+    with override_settings(SECURE_SSL_REDIRECT=False):
+        yield
+
+
 # ---- firms: the cast belongs to firms. owner and colleague work in one firm (colleague sees
 # nothing of owner's until a batch is shared with them: `share`); outsider in another firm.
 

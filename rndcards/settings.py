@@ -82,6 +82,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "template_partials",
+    # auth/security headers (accounts): login lockout, CSP, CORS for /api/
+    "axes",
+    "csp",
+    "corsheaders",
     "django_dramatiq",
     "batches",
     "cards",
@@ -96,6 +100,10 @@ MIDDLEWARE = [
     "rndcards.logs.RequestIdMiddleware",
     "rndcards.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # auth/security headers (accounts): CSP on every response (error pages too), CORS
+    # answered before anything else can respond.
+    "csp.middleware.CSPMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -110,6 +118,8 @@ MIDDLEWARE = [
     "rndcards.middleware.MethodNotAllowedPageMiddleware",
     # ---- firms: the client address for audit records written by services ----
     "audit.context.AuditContextMiddleware",
+    # auth/security headers (accounts): last, as django-axes requires.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "rndcards.urls"
@@ -401,12 +411,6 @@ RNDCARDS_UPLOAD_RATE = _rate("RNDCARDS_UPLOAD_RATE", "10/m")
 RATELIMIT_FAIL_OPEN = True
 
 # --- auth, i18n -------------------------------------------------------------------
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
-]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -420,11 +424,7 @@ TIME_ZONE = "Europe/Warsaw"
 USE_I18N = True
 USE_TZ = True
 
-SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = PRODUCTION and env_bool("DJANGO_SECURE_COOKIES", True)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-X_FRAME_OPTIONS = "DENY"
+# (sessions, cookies and security headers: see the auth/security headers block below)
 
 
 # --- operations: logs, request ids, metrics (deploy/README.md) ---------------------------
@@ -528,3 +528,197 @@ SPECTACULAR_SETTINGS = {
         "RegenStateEnum": "cards.models.Section.RegenState",
     },
 }
+
+# =====================================================================================
+# --- auth/security headers (accounts) ------------------------------------------------
+# Password policy, e-mail, login lockout, sessions and cookies, HTTPS, CSP, CORS.
+# `manage.py check --deploy --fail-level WARNING` is clean with the production defaults
+# (rndcards/tests/test_headers.py runs it).
+# =====================================================================================
+from datetime import timedelta  # noqa: E402
+from email.utils import parseaddr  # noqa: E402
+from urllib.parse import urlsplit  # noqa: E402
+
+import django  # noqa: E402
+from csp.constants import NONCE, NONE, SELF  # noqa: E402
+
+# Passwords: at least 8 characters, one uppercase letter, one digit (the original design),
+# not common, not all digits, not like the user's name; at most 128 characters. Every
+# message is Polish (Django's own through its pl catalogue, ours in rndcards/passwords.py).
+RNDCARDS_PASSWORD_MIN_LENGTH = env_int("RNDCARDS_PASSWORD_MIN_LENGTH", 8, minimum=8)
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": RNDCARDS_PASSWORD_MIN_LENGTH},
+    },
+    {"NAME": "rndcards.passwords.MaximumLengthValidator", "OPTIONS": {"max_length": 128}},
+    {"NAME": "rndcards.passwords.UppercaseValidator"},
+    {"NAME": "rndcards.passwords.DigitValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# A password-reset link works once, for 3 days at most (Django's default).
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3 * 24 * 3600, minimum=300)
+
+# E-mail (password reset, notifications): console (default: printed to the log), SMTP
+# or Amazon SES (django-ses, API v2; credentials from the usual AWS chain: IAM role,
+# AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY).
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "RnD Cards <noreply@localhost>")
+if "@" not in parseaddr(DEFAULT_FROM_EMAIL)[1] or "\n" in DEFAULT_FROM_EMAIL or "\r" in DEFAULT_FROM_EMAIL:
+    raise ImproperlyConfigured(
+        f"DEFAULT_FROM_EMAIL must be an e-mail address, e.g. 'RnD Cards <karty@example.com>', got {DEFAULT_FROM_EMAIL!r}"
+    )
+SERVER_EMAIL = env("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+EMAIL_SUBJECT_PREFIX = "[RnD Cards] "
+RNDCARDS_EMAIL_BACKEND = env("EMAIL_BACKEND", "console").strip().lower()
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+if RNDCARDS_EMAIL_BACKEND == "console":
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+elif RNDCARDS_EMAIL_BACKEND == "smtp":
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env("EMAIL_HOST").strip()
+    if not EMAIL_HOST:
+        raise ImproperlyConfigured("EMAIL_HOST must be set when EMAIL_BACKEND=smtp.")
+    EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+    if EMAIL_PORT > 65535:
+        raise ImproperlyConfigured(f"EMAIL_PORT must be a port number (1–65535), got {EMAIL_PORT}")
+    EMAIL_HOST_USER = env("EMAIL_HOST_USER")
+    EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+    EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+    if EMAIL_USE_TLS and EMAIL_USE_SSL:
+        raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be on (STARTTLS or implicit TLS).")
+elif RNDCARDS_EMAIL_BACKEND == "ses":
+    EMAIL_BACKEND = "django_ses.SESBackend"
+    USE_SES_V2 = True
+    AWS_SES_REGION_NAME = env("AWS_SES_REGION_NAME", AWS_REGION).strip()
+    if not AWS_SES_REGION_NAME:
+        raise ImproperlyConfigured("AWS_SES_REGION_NAME (or AWS_REGION) must be set when EMAIL_BACKEND=ses.")
+    AWS_SES_REGION_ENDPOINT_URL = env("AWS_SES_ENDPOINT_URL") or None
+    AWS_SES_CONFIGURATION_SET = env("AWS_SES_CONFIGURATION_SET") or None
+else:
+    raise ImproperlyConfigured(f"EMAIL_BACKEND must be console, smtp or ses, got {RNDCARDS_EMAIL_BACKEND!r}")
+
+# Login lockout (django-axes): 5 failed logins for one user name from one address lock
+# that pair for 15 min; a failure while locked starts the 15 min again. Admins unlock in
+# Django admin („Próby dostępu”: delete the entry) or with `manage.py axes_reset_username`.
+AUTHENTICATION_BACKENDS = [
+    # Needs the request: authenticate(request, …). Tests log in with force_login().
+    "axes.backends.AxesStandaloneBackend",
+    # A NUL in the user name is a failed login (PostgreSQL would raise in ModelBackend).
+    "rndcards.auth.RefuseUnstorableUsernameBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("RNDCARDS_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("RNDCARDS_LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "rndcards.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "rndcards.lockout.client_ip"
+AXES_USERNAME_CALLABLE = "rndcards.lockout.client_username"
+AXES_HTTP_RESPONSE_CODE = 429
+# The login form sends the password; never keep it (or the CSRF token) in the attempts.
+AXES_SENSITIVE_PARAMETERS = ["password", "csrfmiddlewaretoken", "new_password1", "new_password2", "old_password"]
+AXES_VERBOSE = False
+# Every login would log "Deleted 0 failed login attempts" at INFO; lockouts are warnings.
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}
+
+# Sessions: 24 h from login, cookies out of JavaScript's reach, sent only over HTTPS in
+# production.
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 24 * 3600, minimum=300)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = PRODUCTION and env_bool("DJANGO_SECURE_COOKIES", True)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# HTTPS. Behind a TLS-terminating proxy set DJANGO_SECURE_PROXY_SSL_HEADER (e.g.
+# X-Forwarded-Proto) — only if the proxy always sets or strips that header.
+SECURE_SSL_REDIRECT = PRODUCTION and env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+# Load balancers probe /health (and /api/health…) over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^(api/)?health(/|$)"]
+_proxy_header = env("DJANGO_SECURE_PROXY_SSL_HEADER").strip()
+if _proxy_header:
+    _name, _, _value = _proxy_header.partition(":")
+    _name, _value = _name.strip(), (_value.strip() or "https")
+    if not _name or not all(c.isalnum() or c == "-" for c in _name):
+        raise ImproperlyConfigured(
+            f"DJANGO_SECURE_PROXY_SSL_HEADER must be a header name, e.g. X-Forwarded-Proto, got {_proxy_header!r}"
+        )
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _name.upper().replace("-", "_"), _value)
+SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 365 * 24 * 3600 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+
+def _inline_style_hashes(*templates: Path) -> list[str]:
+    """CSP hashes of the <style> blocks of the self-contained error pages (400, 500).
+
+    Django renders them with no context, often when static files are broken, so they
+    carry their styles inline; a hash allows exactly those blocks and nothing else.
+    (Django admin's change list has one fixed block too, for a list without actions.)
+    """
+    import base64
+    import hashlib
+    import re
+
+    hashes = []
+    for template in templates:
+        text = template.read_text(encoding="utf-8")
+        for block in re.findall(r"<style>(.*?)</style>", text, flags=re.S):
+            digest = base64.b64encode(hashlib.sha256(block.encode("utf-8")).digest()).decode("ascii")
+            hashes.append(f"'sha256-{digest}'")
+    return sorted(set(hashes))
+
+
+# Content-Security-Policy (django-csp): no inline scripts at all; inline styles only for
+# the error pages' hashed blocks and, per response, the nonce Trix puts on the <style>
+# elements it creates (templates/cards/project_detail.html hands it the nonce).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [
+            SELF,
+            NONCE,
+            *_inline_style_hashes(
+                BASE_DIR / "templates" / "400.html",
+                BASE_DIR / "templates" / "500.html",
+                Path(django.__file__).parent / "contrib/admin/templates/admin/change_list.html",
+            ),
+        ],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# CORS (django-cors-headers): only the JSON API, only for the origins listed (none by
+# default), no cookies (the API authenticates with a bearer token).
+CORS_ALLOWED_ORIGINS = env_list("RNDCARDS_CORS_ALLOWED_ORIGINS")
+for _origin in CORS_ALLOWED_ORIGINS:
+    _parts = urlsplit(_origin)
+    if (
+        _parts.scheme not in {"http", "https"}
+        or not _parts.hostname
+        or _parts.path
+        or _parts.query
+        or _origin.endswith("/")
+    ):
+        raise ImproperlyConfigured(
+            f"RNDCARDS_CORS_ALLOWED_ORIGINS must list origins like https://app.example.com (no path, no *), got {_origin!r}"
+        )
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = False
+CORS_PREFLIGHT_MAX_AGE = 3600
+# =====================================================================================
+# --- end of auth/security headers (accounts) ------------------------------------------

@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from resilience import views as resilience_views
+from rndcards import lockout
 from rndcards import metrics as metrics_views
 from rndcards.ratelimit import login_rate_limited
 
@@ -17,6 +18,17 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # --- accounts: password change (logged in) and reset (by e-mail) ---
+    path("password/change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("password/change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    path("password/reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    path("password/reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "password/reset/<uidb64>/<token>/",
+        lockout.PasswordResetConfirmView.as_view(),  # also lifts a login lockout
+        name="password_reset_confirm",
+    ),
+    path("password/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("health", resilience_views.health, name="health"),
     # ops: Prometheus scrape (allowed addresses or bearer token only; 404 for others)
     path("metrics", metrics_views.metrics, name="metrics"),

@@ -243,3 +243,47 @@ def test_the_editor_turns_pasted_formatting_it_cannot_keep_into_text(page, owner
     assert "<h1" not in shown and "<blockquote" not in shown and "<a " not in shown and "<del" not in shown
     assert "<strong>pogrubienie</strong>" in shown and "<li>" in shown
     assert "Nagłówek" in shown and "link" in shown and "skreślenie" in shown
+
+
+def test_no_page_breaks_the_content_security_policy(page, owner, make_batch, transactional_db):
+    """Dashboard, batch, project page with the Trix editor open, password change: no CSP refusals."""
+    from cards import services
+
+    refusals: list[str] = []
+    page.on("console", lambda m: refusals.append(m.text) if "Content Security Policy" in m.text else None)
+    page.on("console", lambda m: refusals.append(m.text) if m.text.startswith("Refused to") else None)
+    page.add_init_script(
+        "window.__csp = []; document.addEventListener('securitypolicyviolation',"
+        " e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
+    )
+    batch = make_batch(owner, projects=1)
+    project = batch.projects.get()
+    type(project).objects.filter(pk=project.pk).update(status="queued", requested_provider="offline")
+    services.project_generate(project_id=project.pk)
+    violations = []
+
+    log_in(page, owner)
+    violations += page.evaluate("window.__csp")
+    page.goto(batch.get_absolute_url())
+    page.get_by_role("link", name="Eksportuj do Word").wait_for()
+    violations += page.evaluate("window.__csp")
+    page.goto(project.get_absolute_url())
+    page.locator("#section-rezultaty").get_by_role("link", name="Edytuj").click()
+    editor = page.locator("#section-rezultaty trix-editor")
+    editor.click()
+    page.keyboard.type("Tekst pod CSP")
+    page.locator("#section-rezultaty trix-toolbar .trix-button--icon-bold").click()
+    # Trix's own style elements (allowed by the nonce) are in force: its toolbar's dialogs are hidden.
+    assert page.evaluate("document.querySelectorAll('style[data-tag-name]').length") >= 2
+    assert (
+        page.evaluate(
+            "getComputedStyle(document.querySelector('#section-rezultaty trix-toolbar .trix-dialog')).display"
+        )
+        == "none"
+    )
+    violations += page.evaluate("window.__csp")
+    page.goto("/password/change/")
+    page.get_by_role("button", name="Zmień hasło").wait_for()
+    violations += page.evaluate("window.__csp")
+
+    assert refusals == [] and violations == []

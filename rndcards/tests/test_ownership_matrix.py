@@ -108,6 +108,16 @@ MATRIX: dict[str, Entry] = {
     "login": Entry(None, ("GET", "POST", "PUT"), EVERYONE, anonymous="open"),
     "logout": Entry(None, POST, EVERYONE, anonymous="open"),
     "health": Entry(None, GET, EVERYONE, anonymous="open"),
+    # accounts: the user's own password (no object), and the e-mailed reset (public; the
+    # confirm link carries a token Django checks — a made-up one shows "link invalid").
+    "password_change": Entry(None, GET_POST, EVERYONE),
+    "password_change_done": Entry(None, GET, EVERYONE),
+    "password_reset": Entry(None, GET_POST, EVERYONE, anonymous="open"),
+    "password_reset_done": Entry(None, GET, EVERYONE, anonymous="open"),
+    "password_reset_confirm": Entry(
+        lambda w: {"uidb64": "MQ", "token": "set-password"}, GET_POST, EVERYONE, anonymous="open"
+    ),
+    "password_reset_complete": Entry(None, GET, EVERYONE, anonymous="open"),
     # Prometheus scrape: no object; open to the allowed addresses (the test client is 127.0.0.1)
     # or a bearer token, 404 for others (rndcards/tests/test_metrics.py).
     "metrics": Entry(None, GET, EVERYONE, anonymous="open"),

@@ -7,6 +7,7 @@ import string
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth import password_validation
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -16,17 +17,23 @@ from django.db import DEFAULT_DB_ALIAS, connections
 _SAFE_FILE_NAME = re.compile(r"[\w@+-][\w.@+-]*")
 
 
-def generate_password() -> str:
-    """12 characters with at least one uppercase letter and one digit (the password policy)."""
+def generate_password(user: User | None = None) -> str:
+    """12 characters with at least one uppercase letter and one digit, accepted by every
+    validator of the password policy (settings.AUTH_PASSWORD_VALIDATORS)."""
     alphabet = string.ascii_letters + string.digits
     while True:
         password = "".join(secrets.choice(alphabet) for _ in range(12))
-        if (
+        if not (
             any(c.isupper() for c in password)
             and any(c.isdigit() for c in password)
             and any(c.islower() for c in password)
         ):
-            return password
+            continue
+        try:
+            password_validation.validate_password(password, user)
+        except ValidationError:
+            continue
+        return password
 
 
 def check_username(username: str) -> None:
@@ -100,7 +107,8 @@ class Command(BaseCommand):
                 stored = legacy
 
         if user is None or reset:
-            password = generate_password()
+            # Checked against the user (or the one about to exist): not similar to its name.
+            password = generate_password(user or User(username=username, first_name="Demo"))
             if user is None:
                 User.objects.create_user(username, password=password, first_name="Demo")
             else:
