@@ -15,7 +15,7 @@ from batches import excel
 from batches.forms import UploadForm
 from batches.models import Batch, Project
 from batches.selectors import batch_for_user
-from batches.services import batch_import
+from batches.services import StorageUnavailable, batch_import
 from cards.forms import GenerateForm
 from cards.providers.registry import PROVIDER_LABELS
 from cards.services import batch_similar_pairs, batch_usage, fallback_counts
@@ -75,6 +75,10 @@ def batch_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
         )
     except excel.WorkbookError as exc:
         return _dashboard(request, form, problems=exc.problems, status=400)
+    except StorageUnavailable as exc:
+        # Degraded mode: the file store is down; nothing was created, the user retries later.
+        form.add_error(None, str(exc))
+        return _dashboard(request, form, status=503)
     messages.success(request, _imported_message(batch.projects.count()))
     return redirect(batch)
 
