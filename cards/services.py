@@ -186,8 +186,9 @@ def projects_requeue_unsent() -> tuple[list[int], int]:
         except CardsNotQueued:  # still away: they stay failed and retryable, nothing lost
             pass
     refused = set(
-        Project.objects.filter(pk__in=all_ids, status=Project.Status.FAILED, error_message=QUEUE_DOWN_MESSAGE)
-        .values_list("pk", flat=True)
+        Project.objects.filter(
+            pk__in=all_ids, status=Project.Status.FAILED, error_message=QUEUE_DOWN_MESSAGE
+        ).values_list("pk", flat=True)
     )
     return [pk for pk in all_ids if pk not in refused], len(refused)
 

@@ -160,7 +160,9 @@ def check_providers() -> Check:
             providers[name] = {"configured": True, "breaker": state, "status": UNAVAILABLE if state == "open" else OK}
     open_ones = [name for name in configured if providers[name]["status"] == UNAVAILABLE]
     if not configured:
-        return Check(NOT_CONFIGURED, "Nie skonfigurowano dostawcy AI: powstają szkice offline.", {"providers": providers})
+        return Check(
+            NOT_CONFIGURED, "Nie skonfigurowano dostawcy AI: powstają szkice offline.", {"providers": providers}
+        )
     if len(open_ones) == len(configured):
         return Check(UNAVAILABLE, "Wszyscy dostawcy AI chwilowo niedostępni.", {"providers": providers})
     if open_ones:

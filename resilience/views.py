@@ -26,7 +26,9 @@ def health(request: HttpRequest) -> JsonResponse:
 def health_detailed(request: HttpRequest) -> JsonResponse:
     """Every dependency, the overall status and the features available now (503 when critical)."""
     report = cached_health_report()
-    return JsonResponse(report, status=503 if report["status"] == CRITICAL else 200, json_dumps_params={"ensure_ascii": False})
+    return JsonResponse(
+        report, status=503 if report["status"] == CRITICAL else 200, json_dumps_params={"ensure_ascii": False}
+    )
 
 
 @require_safe

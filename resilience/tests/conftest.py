@@ -157,4 +157,10 @@ def redis_settings(redis_server, settings):
         }
     }
     settings.DJANGO_REDIS_IGNORE_EXCEPTIONS = True
-    return redis_server
+    from cards import tasks
+
+    # The generation slots' backend is chosen once per process (settings do not change
+    # in production): choose again for this server, and again after the test.
+    tasks._limiter_backend.cache_clear()
+    yield redis_server
+    tasks._limiter_backend.cache_clear()

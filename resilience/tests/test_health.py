@@ -103,7 +103,14 @@ def test_detailed_report_holds_no_secrets_or_exception_texts(client, db, setting
 
     text = response.content.decode()
     assert response.json()["status"] == "degraded"
-    for secret in ("redis-password-xyz", "sk-ant-secret", "testing-secret", "bucket-name-secret", str(dead), "127.0.0.1"):
+    for secret in (
+        "redis-password-xyz",
+        "sk-ant-secret",
+        "testing-secret",
+        "bucket-name-secret",
+        str(dead),
+        "127.0.0.1",
+    ):
         assert secret not in text
     assert response.json()["checks"]["redis"]["detail"] == "Redis nie odpowiada."
 

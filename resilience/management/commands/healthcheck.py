@@ -41,7 +41,9 @@ class Command(BaseCommand):
             self.stdout.write(f"  {name:<10} {LABELS.get(check['status'], check['status']):<18} {check['detail']}")
             for provider, info in check.get("providers", {}).items():
                 breaker = info["breaker"] or "—"
-                self.stdout.write(f"    {provider:<10} {LABELS.get(info['status'], info['status']):<18} breaker: {breaker}")
+                self.stdout.write(
+                    f"    {provider:<10} {LABELS.get(info['status'], info['status']):<18} breaker: {breaker}"
+                )
         self.stdout.write("Funkcje:")
         for feature in report["features"]:
             mark = "dostępne" if feature["available"] else f"niedostępne — {feature['reason']}"
