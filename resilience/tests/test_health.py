@@ -5,6 +5,7 @@ import threading
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.db.utils import OperationalError
 
 from resilience import health
@@ -41,7 +42,9 @@ def test_health_endpoints_refuse_post(client, db, url):
 
 
 @pytest.mark.parametrize("url", DETAILED_URLS)
-def test_detailed_report_on_the_embedded_default_is_healthy(client, db, url):
+def test_detailed_report_with_everything_up_is_healthy(client, db, url, settings):
+    """Both CI runs: the embedded default (no Redis, in-process broker) and the production
+    stack (PostgreSQL, Redis cache and broker)."""
     response = client.get(url)
 
     assert response.status_code == 200
@@ -49,9 +52,11 @@ def test_detailed_report_on_the_embedded_default_is_healthy(client, db, url):
     assert report["status"] == "healthy"
     assert set(report["checks"]) == {"database", "redis", "storage", "broker", "ai"}
     assert report["checks"]["database"]["status"] == "ok"
-    assert report["checks"]["redis"]["status"] == "not_configured"
+    assert report["checks"]["redis"]["status"] == ("ok" if settings.REDIS_URL else "not_configured")
     assert report["checks"]["storage"] == {**report["checks"]["storage"], "status": "ok", "backend": "local"}
-    assert report["checks"]["broker"]["backend"] == "in-process"
+    broker = "in-process" if settings.DRAMATIQ_BROKER_URL == "stub" else "redis"
+    assert report["checks"]["broker"] == {**report["checks"]["broker"], "status": "ok", "backend": broker}
+    assert report["checks"]["database"]["engine"] == connection.vendor
     assert report["checks"]["ai"]["providers"]["anthropic"] == {
         "configured": False,
         "breaker": None,
@@ -62,6 +67,7 @@ def test_detailed_report_on_the_embedded_default_is_healthy(client, db, url):
     assert features["offline_drafts"]["available"]
     assert not features["ai_generation"]["available"]
     assert features["ai_generation"]["reason"] == "Nie skonfigurowano dostawcy AI."
+    assert features["rate_limiting"]["available"] is bool(settings.REDIS_URL)
     assert report["limitations"] == []
 
 
