@@ -3,11 +3,13 @@
 import json
 import threading
 
+import pybreaker
 import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.db.utils import OperationalError
 
+from cards.providers.base import ProviderError
 from resilience import health
 from resilience.tests.conftest import free_port
 
@@ -77,7 +79,7 @@ def test_detailed_report_shows_each_configured_providers_breaker(client, db, set
     settings.ANTHROPIC_API_KEY = settings.OPENAI_API_KEY = "sk-secret-key-123"
     breaker = get_breaker("openai")
     for _ in range(settings.RNDCARDS_BREAKER_FAIL_MAX):
-        with pytest.raises(Exception):
+        with pytest.raises((ProviderError, pybreaker.CircuitBreakerError)):
             breaker.call(_fail)
 
     report = client.get("/health/detailed").json()
@@ -91,8 +93,6 @@ def test_detailed_report_shows_each_configured_providers_breaker(client, db, set
 
 
 def _fail():
-    from cards.providers.base import ProviderError
-
     raise ProviderError("boom")
 
 
@@ -268,3 +268,15 @@ def settings_dir():
     from django.conf import settings
 
     return settings.BASE_DIR
+
+
+@pytest.mark.parametrize("url", LIVENESS_URLS + DETAILED_URLS)
+def test_health_answers_head_for_load_balancers(client, db, url):
+    assert client.head(url).status_code == 200
+
+
+def test_health_ignores_hostile_query_strings(client, db):
+    response = client.get("/health/detailed?status=critical&__proto__=x&<script>=1")
+
+    assert response.status_code == 200
+    assert "<script>" not in response.content.decode()
