@@ -52,8 +52,32 @@ def clean_filename(filename: str) -> str:
     return text or "projekty.xlsx"
 
 
+STORAGE_DOWN_MESSAGE = (
+    "Nie możemy teraz zapisać pliku: magazyn plików jest chwilowo niedostępny. "
+    "Nic nie zostało zapisane — prześlij ten sam plik ponownie za kilka minut. "
+    "Istniejące partie możesz w tym czasie przeglądać, edytować i eksportować."
+)
+
+
+class StorageUnavailable(Exception):
+    """The file store (local folder or S3) refused the upload; nothing was saved."""
+
+    def __init__(self, message: str = STORAGE_DOWN_MESSAGE):
+        super().__init__(message)
+
+
+def _storage_errors() -> tuple[type[BaseException], ...]:
+    errors: tuple[type[BaseException], ...] = (OSError,)
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:  # pragma: no cover - boto3 is in requirements.txt
+        return errors
+    return (*errors, BotoCoreError, ClientError)
+
+
 def batch_import(*, content: bytes, owner: User, filename: str, name: str = "") -> Batch:
-    """Validate a workbook and create its batch and projects, or raise excel.WorkbookError.
+    """Validate a workbook and create its batch and projects, or raise excel.WorkbookError
+    (invalid file) or StorageUnavailable (the file store is down).
 
     Nothing is saved from an invalid file: validation runs before any write, the writes run in
     one transaction, and the stored copy is removed again if that transaction fails. The copy
@@ -73,30 +97,21 @@ def batch_import(*, content: bytes, owner: User, filename: str, name: str = "") 
         client_name=excel.client_name_of(rows),
         token=secrets.token_hex(16),
     )
+    # The file first, outside the transaction: a slow or dead store must not hold a
+    # database transaction open, and a failed store leaves nothing in the database.
+    # .xlsm for a workbook with macros, so the stored copy says what it is (never run).
+    suffix = ".xlsm" if parsed.has_macros else ".xlsx"
+    try:
+        batch.source_file.save(f"{batch.token}{suffix}", ContentFile(content), save=False)
+    except _storage_errors() as exc:
+        logger.warning("storing an uploaded workbook failed: %s", type(exc).__name__)
+        raise StorageUnavailable() from exc
     try:
         with transaction.atomic():
-            # .xlsm for a workbook with macros, so the stored copy says what it is (never run)
-            suffix = ".xlsm" if parsed.has_macros else ".xlsx"
-            batch.source_file.save(f"{batch.token}{suffix}", ContentFile(content), save=False)
-            batch.save()
-            Project.objects.bulk_create(
-                Project(
-                    batch=batch,
-                    row_number=row.row_number,
-                    name=row.name,
-                    description=row.description,
-                    start_date=row.start_date,
-                    end_date=row.end_date,
-                    goal=row.goal,
-                    responsible_person=row.responsible_person,
-                    extra=[list(pair) for pair in row.extra],
-                )
-                for row in rows
-            )
+            _create_batch(batch, rows)
             audit_record(actor=owner, action=AuditEvent.Action.UPLOAD, batch=batch, projects=len(rows))
     except BaseException:
-        if batch.source_file.name:
-            batch.source_file.storage.delete(batch.source_file.name)
+        _delete_quietly(batch.source_file.name)
         raise
     batch.import_notes = list(parsed.notes)
     return batch
@@ -154,6 +169,33 @@ def _delete_file(storage, name: str) -> None:
         storage.delete(name)
     except Exception:
         logger.warning("source file %s of a deleted batch could not be removed", name, exc_info=True)
+
+
+def _delete_quietly(name: str) -> None:
+    from django.core.files.storage import default_storage
+
+    try:
+        default_storage.delete(name)
+    except Exception:  # the store went away too; the object is orphaned, not half-imported data
+        logger.warning("could not remove the stored workbook %s after a failed import", name, exc_info=True)
+
+
+def _create_batch(batch: Batch, rows) -> None:
+    batch.save()
+    Project.objects.bulk_create(
+        Project(
+            batch=batch,
+            row_number=row.row_number,
+            name=row.name,
+            description=row.description,
+            start_date=row.start_date,
+            end_date=row.end_date,
+            goal=row.goal,
+            responsible_person=row.responsible_person,
+            extra=[list(pair) for pair in row.extra],
+        )
+        for row in rows
+    )
 
 
 def batch_refresh_status(*, batch: Batch) -> None:

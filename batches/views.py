@@ -25,7 +25,7 @@ from batches.selectors import (
     batches_shared_with,
     firm_colleagues,
 )
-from batches.services import BatchBusy, batch_delete, batch_import
+from batches.services import BatchBusy, StorageUnavailable, batch_delete, batch_import
 from batches.uploadhandlers import SizeLimitUploadHandler, content_length_problem, discard_body
 from cards.forms import GenerateForm
 from cards.providers.registry import PROVIDER_LABELS
@@ -120,6 +120,10 @@ def _batch_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
         )
     except excel.WorkbookError as exc:
         return _dashboard(request, form, problems=exc.problems, status=400)
+    except StorageUnavailable as exc:
+        # Degraded mode: the file store is down; nothing was created, the user retries later.
+        form.add_error(None, str(exc))
+        return _dashboard(request, form, status=503)
     messages.success(request, _imported_message(batch.projects.count()))
     for note in batch.import_notes:
         messages.info(request, note)

@@ -216,6 +216,37 @@ def projects_requeue_stuck(*, older_than: datetime.timedelta, project_ids: list[
     return ids
 
 
+def projects_requeue_unsent() -> tuple[list[int], int]:
+    """Queue again the cards that failed only because the broker was away when they were
+    queued (QUEUE_DOWN_MESSAGE), with the provider asked for then; returns the ids queued
+    and how many the broker refused again. Run by `requeue_stuck` once the broker is back."""
+    waiting = (
+        Project.objects.filter(status=Project.Status.FAILED, error_message=QUEUE_DOWN_MESSAGE)
+        .exclude(review_status=Project.Review.APPROVED)
+        .select_related("batch")
+        .order_by("batch_id", "queued_at", "pk")
+    )
+    groups: dict[tuple[int, str], tuple[Batch, list[int]]] = {}
+    for project in waiting:
+        key = (project.batch_id, project.requested_provider)
+        groups.setdefault(key, (project.batch, []))[1].append(project.pk)
+    all_ids = [pk for _, ids in groups.values() for pk in ids]
+    for (_, provider), (batch, ids) in groups.items():
+        try:
+            try:
+                projects_enqueue(project_ids=ids, provider=provider, batch=batch)
+            except ProviderNotConfigured:  # its key was removed since: the default provider writes it
+                projects_enqueue(project_ids=ids, provider="", batch=batch)
+        except CardsNotQueued:  # still away: they stay failed and retryable, nothing lost
+            pass
+    refused = set(
+        Project.objects.filter(
+            pk__in=all_ids, status=Project.Status.FAILED, error_message=QUEUE_DOWN_MESSAGE
+        ).values_list("pk", flat=True)
+    )
+    return [pk for pk in all_ids if pk not in refused], len(refused)
+
+
 TIMEOUT_MESSAGE = "Generowanie trwało zbyt długo i zostało przerwane. Spróbuj ponownie — karta wróci do kolejki."
 
 

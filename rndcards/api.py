@@ -184,7 +184,8 @@ def api_or_server_error(request: HttpRequest):
     """handler500: JSON for /api/ (an error outside a DRF view, e.g. in middleware), the page elsewhere."""
     if request.path.startswith("/api/"):
         return JsonResponse(error_body("server_error", MESSAGES["server_error"]), status=500)
-    from django.views.defaults import server_error
+    # Elsewhere the page: a Polish "system unavailable" 503 when the database is away.
+    from resilience.views import server_error
 
     return server_error(request)
 

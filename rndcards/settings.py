@@ -281,6 +281,48 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# --- S3 storage (health branch) ------------------------------------------------------
+# With AWS_STORAGE_BUCKET_NAME set, stored files (uploaded workbooks) go to S3 or any
+# S3-compatible server (AWS_S3_ENDPOINT_URL) through django-storages. Objects are private
+# (no ACL, signed URLs only) under generated names, and the client gives up fast: a dead
+# store must turn an upload into a clear message within seconds, not hang a web worker.
+AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME")
+AWS_S3_CONNECT_TIMEOUT = env_int("AWS_S3_CONNECT_TIMEOUT", 3, minimum=1)
+AWS_S3_READ_TIMEOUT = env_int("AWS_S3_READ_TIMEOUT", 10, minimum=1)
+AWS_S3_MAX_ATTEMPTS = env_int("AWS_S3_MAX_ATTEMPTS", 2, minimum=1)
+if AWS_STORAGE_BUCKET_NAME:
+    from botocore.config import Config as _BotoConfig
+
+    _addressing_style = env("AWS_S3_ADDRESSING_STYLE") or None
+    if _addressing_style not in {None, "auto", "virtual", "path"}:
+        raise ImproperlyConfigured("AWS_S3_ADDRESSING_STYLE must be auto, virtual or path.")
+    _endpoint = env("AWS_S3_ENDPOINT_URL") or None
+    if _endpoint and not _endpoint.startswith(("http://", "https://")):
+        raise ImproperlyConfigured(f"AWS_S3_ENDPOINT_URL must be an http(s):// URL, got {_endpoint!r}")
+    AWS_S3_CLIENT_CONFIG = _BotoConfig(
+        connect_timeout=AWS_S3_CONNECT_TIMEOUT,
+        read_timeout=AWS_S3_READ_TIMEOUT,
+        retries={"total_max_attempts": AWS_S3_MAX_ATTEMPTS, "mode": "standard"},
+        signature_version="s3v4",
+        s3={"addressing_style": _addressing_style} if _addressing_style else None,
+    )
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": _endpoint,
+            "region_name": env("AWS_S3_REGION_NAME") or None,
+            # None: boto3's own chain (environment, instance role) finds the credentials.
+            "access_key": env("AWS_ACCESS_KEY_ID") or None,
+            "secret_key": env("AWS_SECRET_ACCESS_KEY") or None,
+            "client_config": AWS_S3_CLIENT_CONFIG,
+            "default_acl": None,  # the bucket's policy decides; never public-read
+            "querystring_auth": True,  # any URL handed out is signed and expires
+            "querystring_expire": env_int("AWS_QUERYSTRING_EXPIRE", 300, minimum=1),
+            "file_overwrite": False,
+        },
+    }
+# --- end S3 storage ---------------------------------------------------------------------
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
@@ -722,3 +764,11 @@ CORS_ALLOW_CREDENTIALS = False
 CORS_PREFLIGHT_MAX_AGE = 3600
 # =====================================================================================
 # --- end of auth/security headers (accounts) ------------------------------------------
+# --- health and degraded mode (health branch) --------------------------------------------
+# Seconds the health report is reused by the banner and /health/detailed (each check is
+# bounded by RNDCARDS_HEALTH_TIMEOUT, the whole report by a little more).
+RNDCARDS_HEALTH_CACHE_SECONDS = env_int("RNDCARDS_HEALTH_CACHE_SECONDS", 5, minimum=0)
+RNDCARDS_HEALTH_TIMEOUT = env_int("RNDCARDS_HEALTH_TIMEOUT", 3, minimum=1)
+if RNDCARDS_HEALTH_TIMEOUT > 4:
+    raise ImproperlyConfigured("RNDCARDS_HEALTH_TIMEOUT must be at most 4 s: /health answers within 5 s.")
+# --- end health ---------------------------------------------------------------------------

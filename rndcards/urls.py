@@ -29,15 +29,22 @@ urlpatterns = [
         name="password_reset_confirm",
     ),
     path("password/reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
-    path("health", resilience_views.health, name="health"),
     # ops: Prometheus scrape (allowed addresses or bearer token only; 404 for others)
     path("metrics", metrics_views.metrics, name="metrics"),
+    # --- health (resilience) ---
+    path("health", resilience_views.health, name="health"),
+    path("health/detailed", resilience_views.health_detailed, name="health_detailed"),
+    path("health/banner", resilience_views.health_banner, name="health_banner"),
+    path("api/health", resilience_views.health, name="api_health"),
+    path("api/health/detailed", resilience_views.health_detailed, name="api_health_detailed"),
+    # --- end health ---
     path("admin/", admin.site.urls),
     # --- JSON API (api) ---
     path("api/", include("rndcards.api_urls")),
 ]
 
-# JSON errors for /api/ addresses no view answers (and errors outside DRF views); pages elsewhere.
+# JSON errors for /api/ addresses no view answers (and errors outside DRF views); pages elsewhere
+# (a database that cannot be reached: a Polish "system unavailable" 503, resilience.views.server_error).
 handler404 = "rndcards.api.api_or_page_not_found"
 handler500 = "rndcards.api.api_or_server_error"
 

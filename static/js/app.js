@@ -130,7 +130,14 @@
     }
     return "Zbyt wiele żądań w krótkim czasie. Odczekaj " + seconds + " s i spróbuj ponownie — Twój tekst jest nadal w edytorze, nic nie zostało zapisane.";
   }
+  // The degraded-mode banner's poll failing is not the user's operation failing.
+  function fromBanner(event) {
+    return event.detail && event.detail.elt && event.detail.elt.id === "degraded-banner";
+  }
   document.addEventListener("htmx:responseError", function (event) {
+    if (fromBanner(event)) {
+      return;
+    }
     var xhr = event.detail.xhr;
     var status = xhr ? xhr.status : 0;
     markUnsaved(event);
@@ -141,10 +148,16 @@
     );
   });
   document.addEventListener("htmx:sendError", function (event) {
+    if (fromBanner(event)) {
+      return;
+    }
     markUnsaved(event);
     showError("Brak połączenia z serwerem. Sprawdź sieć i spróbuj ponownie — Twój tekst jest nadal w edytorze.");
   });
-  document.addEventListener("htmx:afterSwap", function () {
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (fromBanner(event)) {
+      return; // a banner refresh must not hide an error the user has not read yet
+    }
     var box = document.getElementById("client-error");
     if (box && !box.hidden) {
       box.hidden = true;

@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand
 
 from batches.excel import WorkbookError
-from batches.services import batch_import
+from batches.services import StorageUnavailable, batch_import
 from rndcards import cli
 
 
@@ -24,5 +24,7 @@ class Command(BaseCommand):
             batch = batch_import(content=content, owner=owner, filename=Path(input).name, name=name)
         except WorkbookError as exc:
             raise cli.workbook_error(exc, input) from exc
+        except StorageUnavailable as exc:
+            raise cli.CommandError(str(exc)) from exc
         cli.print_notes(batch, self.stderr)
         self.stdout.write(str(batch.pk))

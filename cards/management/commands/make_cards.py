@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from batches.excel import WorkbookError
-from batches.services import batch_import
+from batches.services import StorageUnavailable, batch_import
 from cards.providers.registry import ProviderNotConfigured, require_configured
 from cards.services import CardsNotQueued, batch_export_docx, batch_generate, fallback_counts
 from rndcards import cli
@@ -53,6 +53,8 @@ class Command(BaseCommand):
                 batch = batch_import(content=content, owner=owner, filename=Path(input).name, name=name)
         except WorkbookError as exc:
             raise cli.workbook_error(exc, input) from exc
+        except StorageUnavailable as exc:
+            raise cli.CommandError(str(exc)) from exc
         cli.print_notes(batch, self.stdout)
         try:
             batch_generate(batch=batch, provider=provider)

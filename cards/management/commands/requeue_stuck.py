@@ -5,7 +5,7 @@ import datetime
 from django.core.management.base import BaseCommand, CommandError
 
 from batches.models import Project
-from cards.services import projects_requeue_stuck
+from cards.services import projects_requeue_stuck, projects_requeue_unsent
 from rndcards import cli, worker
 
 
@@ -23,6 +23,13 @@ class Command(BaseCommand):
             raise CommandError("--older-than nie może być ujemne.")
         ids = projects_requeue_stuck(older_than=datetime.timedelta(minutes=older_than))
         self.stdout.write(f"Ponownie w kolejce: {len(ids)}.")
+        # Cards the broker refused while it was away: back in the queue now that it answers.
+        resumed, unsent = projects_requeue_unsent()
+        if resumed or unsent:
+            self.stdout.write(f"Wznowione po awarii kolejki: {len(resumed)}.")
+        if unsent:
+            self.stderr.write(f"Kolejka zadań nadal niedostępna: czeka kart: {unsent} (spróbuj później).")
+        ids = [*ids, *resumed]
         if ids and worker.is_embedded():
             # Without a broker the queue lives in this process: leaving now would lose the
             # jobs (the web server does not see this process's queue), so run them here.
