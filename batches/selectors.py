@@ -37,7 +37,7 @@ def visible_q(user: User, path: str = "") -> Q:
 
 def batches_for_user(*, user: User) -> QuerySet[Batch]:
     """Every batch the user may collaborate on (own and shared)."""
-    return Batch.objects.filter(visible_q(user))
+    return Batch.objects.filter(visible_q(user)).order_by("-uploaded_at", "-pk")
 
 
 def batches_shared_with(*, user: User) -> QuerySet[Batch]:

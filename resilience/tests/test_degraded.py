@@ -88,6 +88,8 @@ def _dead_database_env(kind: str, tmp_path) -> dict:
         # Nothing listens on this port: the connection is refused at once.
         env["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:{free_port()}/rndcards"
         env["DJANGO_SECRET_KEY"] = "ci-only-secret-key-not-for-production-use-0123456789"
+        # Production settings redirect plain HTTP to HTTPS; this test speaks plain HTTP.
+        env["DJANGO_SECURE_SSL_REDIRECT"] = "0"
     else:
         env["SQLITE_PATH"] = str(tmp_path / "no-such-directory" / "db.sqlite3")
     return env

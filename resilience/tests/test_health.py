@@ -52,7 +52,8 @@ def test_detailed_report_with_everything_up_is_healthy(client, db, url, settings
     assert response.status_code == 200
     report = response.json()
     assert report["status"] == "healthy"
-    assert set(report["checks"]) == {"database", "redis", "storage", "broker", "ai"}
+    assert set(report["checks"]) == {"database", "redis", "storage", "broker", "ai", "rate_limiting"}
+    assert report["checks"]["rate_limiting"]["status"] == "ok"
     assert report["checks"]["database"]["status"] == "ok"
     assert report["checks"]["redis"]["status"] == ("ok" if settings.REDIS_URL else "not_configured")
     assert report["checks"]["storage"] == {**report["checks"]["storage"], "status": "ok", "backend": "local"}

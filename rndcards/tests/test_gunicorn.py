@@ -150,6 +150,8 @@ def test_gunicorn_serves_health_with_json_access_log_and_adds_up_workers_metrics
         SQLITE_PATH=str(tmp_path / "db.sqlite3"),
         RNDCARDS_EMBEDDED_WORKER="0",
         LOG_FORMAT="json",
+        # The test is the proxy in front: its X-Request-ID is believed from loopback.
+        RNDCARDS_TRUSTED_PROXIES="127.0.0.1,::1",
     )
     stdout = tmp_path / "stdout.log"
     with stdout.open("wb") as out:

@@ -108,6 +108,11 @@ MATRIX: dict[str, Entry] = {
     "login": Entry(None, ("GET", "POST", "PUT"), EVERYONE, anonymous="open"),
     "logout": Entry(None, POST, EVERYONE, anonymous="open"),
     "health": Entry(None, GET, EVERYONE, anonymous="open"),
+    # resilience: public on purpose (load balancers; the banner also shows on the login page)
+    "health_detailed": Entry(None, GET, EVERYONE, anonymous="open"),
+    "health_banner": Entry(None, GET, EVERYONE, anonymous="open"),
+    "api_health": Entry(None, GET, EVERYONE, anonymous="open"),
+    "api_health_detailed": Entry(None, GET, EVERYONE, anonymous="open"),
     # accounts: the user's own password (no object), and the e-mailed reset (public; the
     # confirm link carries a token Django checks — a made-up one shows "link invalid").
     # Django's form views answer PUT as they answer POST (as the login view does).
