@@ -64,7 +64,8 @@ def audit_record(
     ip = request_ip(request) if request is not None else current_ip.get()
     return AuditEvent.objects.create(
         actor=actor,
-        actor_username=(username or "")[:150],
+        # NUL cannot be stored by PostgreSQL (a failed login may carry anything as its name).
+        actor_username=(username or "").replace("\x00", "\ufffd")[:150],
         action=action,
         batch_id=batch.pk if batch is not None else None,
         batch_name=batch.name[:255] if batch is not None else "",

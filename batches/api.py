@@ -17,6 +17,7 @@ from batches.services import batch_import
 from cards.providers.registry import PROVIDER_LABELS
 from rndcards.api import ApiError, Pagination
 from rndcards.api_schema import COMMON_ERRORS, ErrorSerializer, errors
+from rndcards.ratelimit import too_many_requests, upload_refusal
 
 
 class BatchListApi(ListAPIView):
@@ -144,6 +145,10 @@ class BatchUploadApi(APIView):
         },
     )
     def post(self, request: Request) -> Response:
+        # The web form's stricter upload limit (RNDCARDS_UPLOAD_RATE per user) applies here too.
+        if over_limit := upload_refusal(request):
+            refusal, message = over_limit
+            return too_many_requests(request, retry_after=refusal.retry_after, message=message)
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         # The web form's rules (size before reading, and whatever else it checks) apply here too.

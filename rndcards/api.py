@@ -5,10 +5,12 @@ Every error leaves the API as ``{"error": {"code": "<snake_case>", "message": "<
 """
 
 import logging
+import sys
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import DatabaseError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
@@ -29,6 +31,8 @@ class ApiError(exceptions.APIException):
 
 
 MESSAGES = {
+    "service_unavailable": "System chwilowo niedostępny: baza danych nie odpowiada. Nic nie zostało zapisane — "
+    "spróbuj ponownie za minutę.",
     "not_authenticated": "Brak uwierzytelnienia: zaloguj się albo wyślij nagłówek „Authorization: Bearer <token>” "
     "z tokenem z /api/auth/token/.",
     "authentication_failed": "Nieprawidłowe dane logowania. Sprawdź login i hasło i spróbuj ponownie.",
@@ -98,6 +102,13 @@ def _response(exc: exceptions.APIException, code: str, message: str, **extra) ->
     return Response(error_body(code, message, **extra), status=exc.status_code, headers=headers)
 
 
+def _database_unreachable(exc: DatabaseError) -> bool:
+    """The database is away (connection refused, server gone), as resilience.views decides for pages."""
+    from resilience.views import DATABASE_ERRORS
+
+    return isinstance(exc, DATABASE_ERRORS)
+
+
 def exception_handler(exc: Exception, context: dict) -> Response:
     """REST_FRAMEWORK["EXCEPTION_HANDLER"]: every exception of an API view becomes the error shape."""
     # Imported here: rest_framework.views reads the REST_FRAMEWORK setting, which names this module.
@@ -115,6 +126,12 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     elif isinstance(exc, SuspiciousOperation):
         exc = exceptions.ParseError()
 
+    if isinstance(exc, DatabaseError) and _database_unreachable(exc):
+        # Degraded mode, not a bug: the database is away (DESIGN: "system unavailable").
+        set_rollback()
+        response = Response(error_body("service_unavailable", MESSAGES["service_unavailable"]), status=503)
+        response["Retry-After"] = "60"
+        return response
     if not isinstance(exc, exceptions.APIException):
         # A bug: logged with its traceback for us, a Polish message and no details for the client.
         logger.exception("Unhandled exception in API view %s", context.get("view").__class__.__name__)
@@ -183,6 +200,11 @@ def api_or_page_not_found(request: HttpRequest, exception: Exception | None = No
 def api_or_server_error(request: HttpRequest):
     """handler500: JSON for /api/ (an error outside a DRF view, e.g. in middleware), the page elsewhere."""
     if request.path.startswith("/api/"):
+        exc = sys.exc_info()[1]
+        if isinstance(exc, DatabaseError) and _database_unreachable(exc):
+            response = JsonResponse(error_body("service_unavailable", MESSAGES["service_unavailable"]), status=503)
+            response["Retry-After"] = "60"
+            return response
         return JsonResponse(error_body("server_error", MESSAGES["server_error"]), status=500)
     # Elsewhere the page: a Polish "system unavailable" 503 when the database is away.
     from resilience.views import server_error

@@ -62,7 +62,7 @@ COMMON_ERRORS = (400, 401, 403, 404, 415, 429)
 class JWTScheme(OpenApiAuthenticationExtension):
     """simplejwt ships its own extension in drf-spectacular; this one only adds a Polish description."""
 
-    target_class = "rest_framework_simplejwt.authentication.JWTAuthentication"
+    target_class = "rndcards.jwt.PasswordBoundJWTAuthentication"
     name = "jwtAuth"
     priority = 1
 

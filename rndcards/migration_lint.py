@@ -46,7 +46,11 @@ def default_database_url() -> str:
         return explicit
     current = os.environ.get("DATABASE_URL", "")
     if current.startswith(("postgres://", "postgresql://")):
-        return current
+        # The same server, its maintenance database: the linter needs the dialect only, and
+        # the application's own database need not exist (CI's tests use test_<name>).
+        from urllib.parse import urlsplit, urlunsplit
+
+        return urlunsplit(urlsplit(current)._replace(path="/postgres"))
     return "postgres://postgres@127.0.0.1:5432/postgres"
 
 

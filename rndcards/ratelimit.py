@@ -508,13 +508,30 @@ def _strict_limit(request: HttpRequest, *, scope: str, rate: str, keys: dict[str
     return refusal
 
 
+def _posted_username(request: HttpRequest) -> str:
+    """The user name of a login POST: the form's field, or a JSON body's (the API's token
+    endpoint), so the per-username limit holds whichever way the guesses come."""
+    if request.content_type == "application/json":
+        import json
+
+        if len(request.body) > 65_536:  # no login is that long; the view refuses the rest
+            return ""
+        try:
+            data = json.loads(request.body)
+        except ValueError:
+            return ""
+        value = data.get("username", "") if isinstance(data, dict) else ""
+        return value[:150] if isinstance(value, str) else ""
+    return request.POST.get("username", "")[:150]
+
+
 def login_rate_limited(view):
     """Wrap the login view: at most RNDCARDS_LOGIN_RATE POSTs per client address and per username."""
 
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if request.method == "POST":
-            username = request.POST.get("username", "")[:150]
+            username = _posted_username(request)
             keys = {"ip": client_ip(request)}
             if username.strip():
                 keys["username"] = username.strip().casefold()

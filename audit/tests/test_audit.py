@@ -293,3 +293,12 @@ def test_staff_without_the_permission_cannot_see_the_log(client, event):
 def test_consultants_cannot_see_the_log(client, owner, event):
     client.force_login(owner)
     assert client.get("/admin/audit/auditevent/").status_code == 302
+
+
+def test_a_failed_login_with_a_nul_in_the_name_is_recorded_without_it(rf, db):
+    # The API's token view hands authenticate() whatever JSON it got (the form refuses NUL first).
+    from django.contrib.auth import authenticate
+
+    assert authenticate(rf.post("/api/auth/token/"), username="konsultant\x00", password="zle") is None
+    event = AuditEvent.objects.get(action=AuditEvent.Action.LOGIN_FAILED)
+    assert event.actor_username == "konsultant\ufffd"

@@ -276,9 +276,9 @@ def url_of(name: str, w) -> str:
 def log_in(client, entry: Entry, user) -> dict:
     """Log `user` in the way the URL expects; returns the headers to send."""
     if entry.auth == "jwt":
-        from rest_framework_simplejwt.tokens import AccessToken
+        from rndcards.jwt import tokens_for
 
-        return {"HTTP_AUTHORIZATION": f"Bearer {AccessToken.for_user(user)}"}
+        return {"HTTP_AUTHORIZATION": f"Bearer {tokens_for(user).access_token}"}
     client.force_login(user)
     return {}
 
