@@ -281,8 +281,11 @@ def _features(checks: dict) -> list[dict]:
             "rate_limiting",
             "Limity zapytań",
             # Without Redis the limiter counts in each process's memory: limited all the same.
-            limiter == OK,
-            "Redis niedostępny." if limiter == UNAVAILABLE else "Limity zapytań wyłączone (RNDCARDS_RATE_LIMIT=0).",
+            # With Redis, it is off while the cache's Redis is away (they share one server).
+            limiter == OK and not _down(checks, "redis"),
+            "Redis niedostępny."
+            if limiter == UNAVAILABLE or _down(checks, "redis")
+            else "Limity zapytań wyłączone (RNDCARDS_RATE_LIMIT=0).",
         ),
     ]
 

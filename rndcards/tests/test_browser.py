@@ -4,7 +4,6 @@ Chromium comes from Debian's package (/usr/bin/chromium), driven by Playwright.
 """
 
 import io
-import os
 import re
 from pathlib import Path
 
@@ -13,29 +12,15 @@ import dramatiq
 import pytest
 
 from conftest import CASES
-
-CHROMIUM = "/usr/bin/chromium"
+from rndcards.tests.chromium import chromium
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def browser():
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the test
-    # makes meanwhile are still plain synchronous calls.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (make test does it as root).")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
-        )
-        yield browser
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    with chromium() as launched:
+        yield launched
 
 
 def log_in(page, user) -> None:
