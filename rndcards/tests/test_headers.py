@@ -348,40 +348,6 @@ def test_production_settings_values():
     assert tuned["EMAIL_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
 
 
-@pytest.mark.parametrize(
-    ("env", "message"),
-    [
-        ({"EMAIL_BACKEND": "sendmail"}, "EMAIL_BACKEND"),
-        ({"EMAIL_BACKEND": "smtp"}, "EMAIL_HOST"),
-        ({"EMAIL_BACKEND": "smtp", "EMAIL_HOST": "smtp.example", "EMAIL_PORT": "dwadzieścia pięć"}, "EMAIL_PORT"),
-        ({"EMAIL_BACKEND": "smtp", "EMAIL_HOST": "smtp.example", "EMAIL_PORT": "70000"}, "EMAIL_PORT"),
-        ({"EMAIL_BACKEND": "smtp", "EMAIL_HOST": "smtp.example", "EMAIL_USE_TLS": "może"}, "EMAIL_USE_TLS"),
-        ({"EMAIL_BACKEND": "smtp", "EMAIL_HOST": "smtp.example", "EMAIL_USE_SSL": "1"}, "EMAIL_USE_SSL"),
-        (
-            {"EMAIL_BACKEND": "smtp", "EMAIL_HOST": "x", "EMAIL_HOST_PASSWORD_FILE": "/nie/ma/pliku"},
-            "EMAIL_HOST_PASSWORD",
-        ),
-        ({"EMAIL_BACKEND": "ses", "AWS_REGION": "", "AWS_SES_REGION_NAME": ""}, "AWS_SES_REGION_NAME"),
-        ({"DEFAULT_FROM_EMAIL": "nikt"}, "DEFAULT_FROM_EMAIL"),
-        ({"DEFAULT_FROM_EMAIL": "a@b.example\nBcc: c@d.example"}, "DEFAULT_FROM_EMAIL"),
-        ({"RNDCARDS_CORS_ALLOWED_ORIGINS": "*"}, "RNDCARDS_CORS_ALLOWED_ORIGINS"),
-        ({"RNDCARDS_CORS_ALLOWED_ORIGINS": "https://app.example/sciezka"}, "RNDCARDS_CORS_ALLOWED_ORIGINS"),
-        ({"RNDCARDS_CORS_ALLOWED_ORIGINS": "app.example"}, "RNDCARDS_CORS_ALLOWED_ORIGINS"),
-        ({"DJANGO_SECURE_PROXY_SSL_HEADER": "X Forwarded Proto"}, "DJANGO_SECURE_PROXY_SSL_HEADER"),
-        ({"DJANGO_SECURE_HSTS_SECONDS": "-1"}, "DJANGO_SECURE_HSTS_SECONDS"),
-        ({"RNDCARDS_LOGIN_FAILURE_LIMIT": "0"}, "RNDCARDS_LOGIN_FAILURE_LIMIT"),
-        ({"RNDCARDS_LOGIN_LOCKOUT_MINUTES": "kwadrans"}, "RNDCARDS_LOGIN_LOCKOUT_MINUTES"),
-        ({"SESSION_COOKIE_AGE": "10"}, "SESSION_COOKIE_AGE"),
-        ({"RNDCARDS_PASSWORD_MIN_LENGTH": "4"}, "RNDCARDS_PASSWORD_MIN_LENGTH"),
-    ],
-)
-def test_malformed_auth_and_security_setting_is_refused_at_start_up(env, message):
-    result = _run(["-c", "import rndcards.settings"], {**os.environ, **env})
-
-    assert result.returncode != 0
-    assert "ImproperlyConfigured" in result.stderr and message in result.stderr
-
-
 def test_smtp_and_ses_backends_are_built_from_the_environment(tmp_path):
     code = (
         "import django, json; django.setup(); from django.core.mail import get_connection; c = get_connection(); "
