@@ -41,6 +41,10 @@ def _no_embedded_worker(settings, tmp_path):
     reset_breakers()
     # Redis state (breakers, user slots) of this test only: a prefix no one else uses.
     settings.RNDCARDS_REDIS_PREFIX = f"rndcards-test-{uuid.uuid4().hex[:10]}"
+    # The cache of this test only (the Redis one outlives the test database; ids repeat).
+    settings.CACHES = {
+        name: {**config, "KEY_PREFIX": settings.RNDCARDS_REDIS_PREFIX} for name, config in settings.CACHES.items()
+    }
 
 
 @pytest.fixture(scope="session", autouse=True)

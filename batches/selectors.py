@@ -11,7 +11,7 @@ consultant who leaves the firm (or moves to another) loses access with no clean-
 """
 
 from django.contrib.auth.models import User
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
@@ -41,8 +41,16 @@ def batches_for_user(*, user: User) -> QuerySet[Batch]:
 
 
 def batches_shared_with(*, user: User) -> QuerySet[Batch]:
-    """Batches colleagues of the user's firm shared with them (not their own)."""
-    return Batch.objects.filter(visible_q(user)).exclude(owner=user)
+    """Batches colleagues of the user's firm shared with them (not their own).
+
+    Driven from the user's shares (an index on the share's user), not from every batch:
+    `visible_q` here made PostgreSQL test the share of each of the other users' batches.
+    """
+    if not user.is_authenticated:
+        return Batch.objects.none()
+    firm = Membership.objects.filter(user=user).values("firm_id")[:1]
+    # (batch, user) is unique in BatchShare, so the join keeps one row per batch.
+    return Batch.objects.filter(shares__user=user, owner__membership__firm_id=Subquery(firm)).exclude(owner=user)
 
 
 def batch_for_user(*, user: User, pk: int) -> Batch:

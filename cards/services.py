@@ -2,14 +2,16 @@
 
 import datetime
 import functools
+import hashlib
 import logging
 import secrets
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Max, Q, Sum
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -888,23 +890,48 @@ def similarity_scope(*, batch: Batch):
     )
 
 
+# Bump when cards.similarity (or what is fed to it) changes: cached pairs of the old code
+# must not be read back.
+SIMILARITY_CACHE_VERSION = 1
+SIMILARITY_CACHE_SECONDS = 24 * 3600
+
+
 def _similar_pairs(
-    *, batch: Batch, involving: set[int], viewer: User | None = None
+    *, batch: Batch, involving: set[int] | None, viewer: User | None = None
 ) -> tuple[dict[int, Project], list[similarity.SimilarPair]]:
+    """The scope's projects and the very similar pairs with a card in `involving` (some of
+    the batch's projects; None: any of them).
+
+    Comparing reads every section text of the scope; batch and project pages are viewed far
+    more often than cards change, so the pairs of the batch are kept in the cache under a
+    fingerprint of the scope's texts: its project ids and, over its sections, their number,
+    the sum of their versions (every text change bumps one, cards.services.section_write) and
+    the latest change. Any edit, regeneration, new or deleted card gives a new key; without
+    the cache (Redis away) the pairs are computed as before.
+    """
     scope = similarity_scope(batch=batch)
     projects = {p.pk: p for p in scope}
     _mark_viewable(projects.values(), batch=batch, viewer=viewer)
-    # Plain (project, key, text) rows instead of model instances: a batch page reads every
-    # section of its scope, and building 160+ Section objects was most of its time.
-    texts: dict[int, dict[str, str]] = {}
-    rows = Section.objects.filter(project__in=scope.values("pk")).values_list("project_id", "key", "text")
-    for project_id, key, text in rows:
-        texts.setdefault(project_id, {})[key] = plain(text)
-    cards = [similarity.CardText(id=pk, sections=texts[pk]) for pk in projects if pk in texts]
-    # The offline template's fixed text is set aside; text standard across the scope's cards is
-    # discounted per section by cards.similarity itself (see there why only per section).
-    ignore = offline_template_shingles()
-    return projects, similarity.similar_pairs(cards, ignore=ignore, involving=involving)
+    sections = Section.objects.filter(project__in=list(projects))
+    state = sections.aggregate(n=Count("pk"), versions=Sum("version"), changed=Max("updated_at"))
+    fingerprint = repr((SIMILARITY_CACHE_VERSION, batch.pk, tuple(projects), tuple(sorted(state.items()))))
+    key = "similar-pairs:" + hashlib.sha256(fingerprint.encode()).hexdigest()
+    pairs = cache.get(key)
+    if pairs is None:
+        in_batch = {pk for pk, p in projects.items() if p.batch_id == batch.pk}
+        # Plain (project, key, text) rows instead of model instances: a batch page reads every
+        # section of its scope, and building 160+ Section objects was most of its time.
+        texts: dict[int, dict[str, str]] = {}
+        for project_id, section_key, text in sections.values_list("project_id", "key", "text"):
+            texts.setdefault(project_id, {})[section_key] = plain(text)
+        cards = [similarity.CardText(id=pk, sections=texts[pk]) for pk in projects if pk in texts]
+        # The offline template's fixed text is set aside; text standard across the scope's cards
+        # is discounted per section by cards.similarity itself (see there why only per section).
+        pairs = similarity.similar_pairs(cards, ignore=offline_template_shingles(), involving=in_batch)
+        cache.set(key, pairs, SIMILARITY_CACHE_SECONDS)
+    if involving is None:
+        return projects, pairs
+    return projects, [p for p in pairs if p.a in involving or p.b in involving]
 
 
 def _mark_viewable(projects, *, batch: Batch, viewer: User | None) -> None:
@@ -932,8 +959,7 @@ def _section_headings(pair: similarity.SimilarPair) -> list[str]:
 def batch_similar_pairs(*, batch: Batch, viewer: User | None = None) -> list[dict]:
     """Very similar card pairs with at least one card in the batch: {a, b, percent, sections}.
     With a viewer, cards of batches they may not see are marked `viewable = False`."""
-    ids = set(batch.projects.values_list("pk", flat=True))
-    projects, pairs = _similar_pairs(batch=batch, involving=ids, viewer=viewer)
+    projects, pairs = _similar_pairs(batch=batch, involving=None, viewer=viewer)
     return [
         {"a": projects[p.a], "b": projects[p.b], "percent": p.percent, "sections": _section_headings(p)} for p in pairs
     ]
@@ -1011,8 +1037,6 @@ def batch_progress(*, batch: Batch) -> dict[str, int]:
 
 def projects_progress(*, projects) -> dict[str, int]:
     """Counts of these projects (a queryset) by status, plus 'total' and 'done'."""
-    from django.db.models import Count
-
     counts = {s: 0 for s in Project.Status.values}
     for row in projects.order_by().values("status").annotate(n=Count("pk")):
         counts[row["status"]] = row["n"]
@@ -1039,9 +1063,6 @@ def fallback_counts(projects) -> dict[str, int]:
 
 def batch_usage(*, batch: Batch) -> dict[str, float]:
     """Tokens the batch's generations used and their estimated cost in USD (AI_PRICES)."""
-    from django.conf import settings
-    from django.db.models import Sum
-
     usage = {"input_tokens": 0, "cached_tokens": 0, "output_tokens": 0, "cost_usd": 0.0}
     rows = (
         GenerationAttempt.objects.filter(project__batch=batch)

@@ -151,6 +151,13 @@ if PRODUCTION:
             conn_health_checks=True,
         )
     }
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # No JIT compilation: every page's queries are small, but the planner's cost estimate
+        # of the dashboard's counts over thousands of projects passes jit_above_cost, and
+        # compiling took 26 ms of a 28 ms query (bench/bench_pages.py). `?options=` in
+        # DATABASE_URL still adds server settings of its own.
+        _options = DATABASES["default"].setdefault("OPTIONS", {})
+        _options["options"] = " ".join(filter(None, ["-c jit=off", _options.get("options", "")]))
 else:
     DATABASES = {
         "default": {

@@ -322,3 +322,64 @@ def test_offline_drafts_of_copied_inputs_are_flagged(owner, make_batch):
         services.project_generate(project_id=project.pk)
     pairs = services.batch_similar_pairs(batch=batch)
     assert len(pairs) == 1 and pairs[0]["percent"] >= 80
+
+
+# --------------------------------------------------------------------------- the cache of pairs
+
+
+def section_text_reads(ctx) -> int:
+    return sum('"cards_section"."text"' in q["sql"] for q in ctx.captured_queries)
+
+
+def test_a_second_view_of_the_pairs_reads_no_section_text(owner, pair_batch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    first = services.batch_similar_pairs(batch=pair_batch)
+    with CaptureQueriesContext(connection) as ctx:
+        again = services.batch_similar_pairs(batch=pair_batch)
+    assert section_text_reads(ctx) == 0
+    assert [(p["a"].pk, p["b"].pk, p["percent"], p["sections"]) for p in again] == [
+        (p["a"].pk, p["b"].pk, p["percent"], p["sections"]) for p in first
+    ]
+    # The project page's list comes from the same cached pairs.
+    good = pair_batch.projects.order_by("row_number").first()
+    with CaptureQueriesContext(connection) as ctx:
+        similar = services.project_similar(project=good)
+    assert section_text_reads(ctx) == 0 and len(similar) == 1
+
+
+def test_an_edit_that_ends_the_copy_removes_the_pair_at_once(client, owner, pair_batch):
+    good, reworded, _other = pair_batch.projects.order_by("row_number")
+    assert len(services.batch_similar_pairs(batch=pair_batch)) == 1
+    for key, text in THIRD.items():
+        services.section_update(section=reworded.sections.get(key=key), text=text_to_html(text), author=owner)
+    assert services.batch_similar_pairs(batch=pair_batch) == []
+    client.force_login(owner)
+    assert "Podobna do:" not in client.get(reverse("project_detail", args=[good.pk])).content.decode()
+
+
+def test_an_edit_that_copies_a_card_shows_the_new_pair_at_once(owner, pair_batch):
+    _good, _reworded, other = pair_batch.projects.order_by("row_number")
+    assert len(services.batch_similar_pairs(batch=pair_batch)) == 1
+    for key, text in GOOD_SECTIONS.items():
+        services.section_update(section=other.sections.get(key=key), text=text_to_html(text), author=owner)
+    assert len(services.batch_similar_pairs(batch=pair_batch)) == 3
+
+
+def test_a_deleted_card_and_a_new_batch_of_the_client_change_the_pairs(owner, pair_batch):
+    _good, reworded, _other = pair_batch.projects.order_by("row_number")
+    assert len(services.batch_similar_pairs(batch=pair_batch)) == 1
+    reworded.delete()
+    assert services.batch_similar_pairs(batch=pair_batch) == []
+    Batch.objects.filter(pk=pair_batch.pk).update(client_name="Klient Z")
+    pair_batch.refresh_from_db()
+    later = Batch.objects.create(owner=owner, name="Klient Z 2025", token="tZ", client_name="Klient Z")
+    project_with_card(later, 2, REWORDED)
+    assert len(services.batch_similar_pairs(batch=pair_batch)) == 1
+
+
+def test_without_a_working_cache_the_pairs_are_still_computed(settings, owner, pair_batch):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+    assert len(services.batch_similar_pairs(batch=pair_batch)) == 1
+    assert len(services.batch_similar_pairs(batch=pair_batch)) == 1
