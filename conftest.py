@@ -47,6 +47,16 @@ def _no_embedded_worker(settings, tmp_path):
     }
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """pytest-django's test database; the liveness probe's thread keeps a connection to it
+    (resilience.health), which must be closed before the database is dropped."""
+    yield
+    from resilience.health import stop_liveness_probe
+
+    stop_liveness_probe()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _plain_http(django_test_environment):
     """accounts: production redirects plain HTTP to HTTPS; the test client and the live

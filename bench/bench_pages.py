@@ -126,6 +126,12 @@ def seed() -> None:
                 ],
                 batch_size=2000,
             )
+    # Statistics for the planner, as a live database has them (autovacuum may be off or not
+    # yet round: without them PostgreSQL chose sequential scans over 21,000 rows).
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
     first = template.projects.order_by("row_number").first()
     small = batch_import(content=content, owner=users[0], filename="projekty-20.xlsx", name="Partia jednoprojektowa")
     small.projects.exclude(pk=small.projects.order_by("row_number").first().pk).delete()

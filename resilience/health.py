@@ -13,11 +13,14 @@ degraded-mode table of DESIGN.md.
 """
 
 import logging
+import queue
 import socket
 import tempfile
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -58,17 +61,29 @@ class _Down(Exception):
 # --- the checks ---------------------------------------------------------------------------
 
 
+# Set in the liveness probe's own long-lived thread (database_alive), which keeps its
+# connection between probes.
+_probe_thread = threading.local()
+
+
 def check_database() -> Check:
     from django.db import connections
 
     connection = connections["default"]
+    keep = getattr(_probe_thread, "keeps_connection", False)
+    if keep:
+        connection.close_if_unusable_or_obsolete()
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
-    finally:
-        # Each check runs in a thread of its own: its connection must not outlive it.
+    except Exception:
         connection.close()
+        raise
+    finally:
+        # A report's checks run in threads of their own: their connection must not outlive them.
+        if not keep:
+            connection.close()
     return Check(OK, "Baza danych odpowiada.", {"engine": connection.vendor})
 
 
@@ -343,11 +358,80 @@ def health_report(*, timeout: float | None = None) -> dict:
     }
 
 
+class _LivenessProbe:
+    """One daemon thread that runs the database check on request and keeps its connection
+    (a stuck one must not hold up the process's exit, hence not a ThreadPoolExecutor)."""
+
+    def __init__(self) -> None:
+        self.requests: queue.SimpleQueue[Future | None] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._serve, name="health-liveness", daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        _probe_thread.keeps_connection = True
+        while True:
+            future = self.requests.get()
+            if future is None:
+                from django.db import connections
+
+                connections["default"].close()
+                return
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(check_database())
+            except Exception as exc:
+                future.set_exception(exc)
+
+    def ask(self) -> Future:
+        future: Future = Future()
+        self.requests.put(future)
+        return future
+
+
+_probe_lock = threading.Lock()
+_probe: _LivenessProbe | None = None
+
+
 def database_alive(*, timeout: float | None = None) -> bool:
-    """Liveness: does the database answer SELECT 1 within the timeout."""
+    """Liveness: does the database answer SELECT 1 within the timeout.
+
+    Asked by load balancers and probes every few seconds, so it runs in one long-lived
+    thread per process that keeps its connection (DATABASE_CONN_MAX_AGE, checked before each
+    probe). A thread and a connection per probe cost a PostgreSQL backend start each time:
+    10 ms of a 14 ms answer under load (bench/bench_pages.py). A probe that does not answer
+    in time is abandoned with its thread, and the next probe starts a fresh one.
+    """
+    global _probe
     if timeout is None:
         timeout = float(settings.RNDCARDS_HEALTH_TIMEOUT)
-    return _run_checks({"database": check_database}, timeout)["database"]["status"] == OK
+    with _probe_lock:
+        if _probe is None:
+            _probe = _LivenessProbe()
+        probe = _probe
+    future = probe.ask()
+    try:
+        return future.result(timeout=timeout).status == OK
+    except FutureTimeout:
+        logger.warning("health check database gave no answer within %ss", timeout)
+        future.cancel()
+        with _probe_lock:
+            if _probe is probe:
+                _probe = None
+        return False
+    except Exception as exc:
+        logger.warning("health check database failed: %s", type(exc).__name__)
+        return False
+
+
+def stop_liveness_probe(timeout: float = 5.0) -> None:
+    """End the probe's thread and close its connection (tests, before the test database is dropped)."""
+    global _probe
+    with _probe_lock:
+        probe, _probe = _probe, None
+    if probe is not None:
+        probe.requests.put(None)
+        probe.thread.join(timeout)
 
 
 _cached: tuple[float, dict] | None = None

@@ -281,3 +281,69 @@ def test_health_ignores_hostile_query_strings(client, db):
 
     assert response.status_code == 200
     assert "<script>" not in response.content.decode()
+
+
+# --- liveness: one long-lived probe thread with its own connection ----------------------------
+
+
+@pytest.fixture
+def persistent_connections(monkeypatch):
+    """As in production (DATABASE_CONN_MAX_AGE=60); the embedded default's SQLite has 0."""
+    from django.db import connections
+
+    monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", 60)
+
+
+def test_liveness_probes_reuse_one_database_connection(db, monkeypatch, persistent_connections):
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    health.stop_liveness_probe()
+    connects = []
+    original = BaseDatabaseWrapper.connect
+
+    def counting(self):
+        connects.append(threading.current_thread().name)
+        return original(self)
+
+    monkeypatch.setattr(BaseDatabaseWrapper, "connect", counting)
+    for _ in range(5):
+        assert health.database_alive(timeout=5)
+    assert connects == ["health-liveness"]
+
+
+def test_a_liveness_probe_that_hangs_is_abandoned_and_the_next_one_starts_afresh(db, monkeypatch):
+    health.stop_liveness_probe()
+    release = threading.Event()
+    real = health.check_database
+
+    def hangs():
+        release.wait(10)
+        return real()
+
+    monkeypatch.setattr(health, "check_database", hangs)
+    assert health.database_alive(timeout=0.2) is False
+    monkeypatch.setattr(health, "check_database", real)
+    try:
+        assert health.database_alive(timeout=5) is True  # a new thread, not queued behind the stuck one
+    finally:
+        release.set()
+
+
+def test_a_liveness_probe_whose_connection_broke_reconnects(db, monkeypatch, persistent_connections):
+    from django.db import connections
+
+    health.stop_liveness_probe()
+    assert health.database_alive(timeout=5)
+    real = health.check_database
+
+    def closed_underneath():
+        connections["default"].connection.close()  # as when the database server restarts
+        return real()
+
+    monkeypatch.setattr(health, "check_database", closed_underneath)
+    # PostgreSQL (CONN_HEALTH_CHECKS) replaces the dead connection before the query and still
+    # answers; SQLite's probe fails once. Either way the next probe has a working connection.
+    health.database_alive(timeout=5)
+    monkeypatch.setattr(health, "check_database", real)
+    assert health.database_alive(timeout=5) is True
+    assert health.database_alive(timeout=5) is True
