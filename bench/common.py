@@ -311,7 +311,10 @@ _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def group_cpu_seconds(pgid: int) -> float:
-    """User + system CPU seconds of the live processes in process group `pgid`."""
+    """User + system CPU seconds used by process group `pgid`: its live processes and the
+    children they have reaped (a gunicorn worker replaced after max_requests is gone from
+    /proc, but its time is in the arbiter's cutime/cstime; without them the difference of two
+    readings could even come out negative)."""
     total = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -320,9 +323,9 @@ def group_cpu_seconds(pgid: int) -> float:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        # fields[0] is the state (field 3); pgrp is field 5, utime/stime fields 14/15.
+        # fields[0] is the state (field 3); pgrp is field 5, utime/stime/cutime/cstime fields 14-17.
         if int(fields[2]) == pgid:
-            total += int(fields[11]) + int(fields[12])
+            total += sum(int(value) for value in fields[11:15])
     return total / _TICK
 
 
