@@ -91,6 +91,8 @@ class FaultMixProxy(ThreadingHTTPServer):
     own seeded `ratio` fault gives the 5xx. Both answers are the fake's own, unchanged.
     """
 
+    request_queue_size = 128  # as cards.fake_llm.FakeLLMServer: a burst of cards must not overflow the backlog
+
     daemon_threads = True
 
     def __init__(self, main_url: str, rate_limit_url: str, share_429: float, seed: int):

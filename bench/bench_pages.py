@@ -16,7 +16,8 @@ the dashboard, a batch page, a project page, a section save (POST) and /health. 
     without a target.
 
 Also: SQL queries per page with 1 and with 20 projects / 50 batches (the same counts are
-asserted in the test suite, rndcards/tests/test_query_counts.py).
+asserted in the test suite with pytest-django's django_assert_num_queries:
+batches/tests/test_views.py and cards/tests/test_views.py, `*query_count_does_not_grow*`).
 
 Run: `python bench/run.py --only pages` or `python -m bench.bench_pages --out /tmp/pages.json`.
 """

@@ -436,6 +436,10 @@ def _fault(spec) -> Fault | None:
 
 class FakeLLMServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver listens with a backlog of 5: a burst of connections (25 cards asking at
+    # once; every request is a new HTTP/1.0 connection) overflowed it and the dropped ones
+    # were retried by the client's TCP a second later. The providers' servers do not drop them.
+    request_queue_size = 128
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0):
         super().__init__((host, port), _Handler)

@@ -279,3 +279,23 @@ def test_management_command_rejects_an_unknown_provider():
 
     with pytest.raises(CommandError):
         call_command("fake_llm", "--port", "0", "--provider-fault", "gemini=500")
+
+
+def test_a_burst_of_connections_waits_in_the_backlog_instead_of_being_dropped():
+    """25 cards of 5 users ask at the same instant. With socketserver's default backlog of 5,
+    the connections past it were dropped and the client's SYN was resent a second later: one
+    request in each wave of the generation bench took 3 s instead of 2. Nothing accepts here,
+    so every connection must find room in the listen queue."""
+    import socket
+
+    server = FakeLLMServer()  # not serving: connections stay in the kernel's accept queue
+    sockets = []
+    try:
+        for _ in range(40):
+            sock = socket.create_connection(server.server_address[:2], timeout=0.5)
+            sockets.append(sock)
+    finally:
+        for sock in sockets:
+            sock.close()
+        server.server_close()
+    assert len(sockets) == 40
