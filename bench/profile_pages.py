@@ -14,6 +14,7 @@ packages (pyinstrument from requirements-bench.txt for --profile).
 """
 
 import argparse
+import itertools
 import json
 import os
 import shutil
@@ -26,7 +27,9 @@ from bench.common import ROOT, base_env, pg_drop, pg_recreate, run_manage
 DB_NAME = "rndcards_bench_profile"
 STATE = ROOT / "bench" / "results" / "profile-seed.json"
 STATIC_ROOT = ROOT / "bench" / "results" / "profile-static.tmp"
-SAVE_TEXT = "<div>Tekst zapisany przy profilowaniu: <strong>wynik</strong> i <em>wniosek</em>.</div>"
+# A text of its own for each save: an unchanged text is not saved again (no version, no rescoring).
+SAVE_TEXT = "<div>Tekst zapisany przy profilowaniu nr {n}: <strong>wynik</strong> i <em>wniosek</em>.</div>"
+SAVES = itertools.count(1)
 
 
 def environment(url: str) -> dict[str, str]:
@@ -107,7 +110,8 @@ def main() -> None:
     def hit(name: str) -> None:
         method, path = pages[name]
         if method == "POST":
-            response = client.post(path, {"text": SAVE_TEXT, "overwrite": "1"}, HTTP_HX_REQUEST="true")
+            data = {"text": SAVE_TEXT.format(n=next(SAVES)), "overwrite": "1"}
+            response = client.post(path, data, HTTP_HX_REQUEST="true")
         else:
             response = client.get(path)
         if response.status_code != 200:

@@ -461,6 +461,8 @@ def sections_apply_draft(*, project: Project, draft: CardDraft) -> None:
         new_sections = []
         for position, key in enumerate(SECTION_KEYS):
             section = existing.get(key)
+            if section is not None and section.origin == Section.Origin.MANUAL:
+                continue  # a consultant's text is never overwritten
             text = text_to_html(draft.sections[key])
             if section is None:
                 new_sections.append(
@@ -475,7 +477,7 @@ def sections_apply_draft(*, project: Project, draft: CardDraft) -> None:
                         version=1,
                     )
                 )
-            elif section.origin != Section.Origin.MANUAL:
+            else:
                 section_write(
                     section=section,
                     text=text,
