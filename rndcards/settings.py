@@ -210,6 +210,8 @@ _DRAMATIQ_MIDDLEWARE = [
     "dramatiq.middleware.Retries",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
     "rndcards.worker.PrefetchPerThread",
+    # Worker processes import the model SDKs and build their clients at boot, not on the first card.
+    "rndcards.worker.PreloadProviders",
     # ops: the request id of whoever queued a job is on the job's log lines.
     "rndcards.logs.RequestIdDramatiqMiddleware",
 ]

@@ -44,3 +44,33 @@ def test_workers_prefetch_no_more_messages_than_they_have_threads(transactional_
         } == {3}
     finally:
         started.stop()
+
+
+def test_a_worker_process_builds_its_model_clients_at_boot(settings):
+    from cards.providers import anthropic as anthropic_provider
+    from cards.providers import openai as openai_provider
+
+    settings.ANTHROPIC_API_KEY = "boot-test-anthropic-key"
+    settings.OPENAI_API_KEY = "boot-test-openai-key"
+    settings.ANTHROPIC_BASE_URL = "http://127.0.0.1:9/boot-test"
+    settings.OPENAI_BASE_URL = "http://127.0.0.1:9/boot-test"
+    anthropic_provider._api_client.cache_clear()
+    openai_provider._client.cache_clear()
+
+    worker.PreloadProviders().after_process_boot(broker=None)
+
+    assert anthropic_provider._api_client.cache_info().currsize == 1
+    assert openai_provider._client.cache_info().currsize == 1
+    # The middleware is on the broker of every `rundramatiq` process.
+    assert "rndcards.worker.PreloadProviders" in settings.DRAMATIQ_BROKER["MIDDLEWARE"]
+
+
+def test_a_provider_that_cannot_be_set_up_does_not_stop_the_worker_booting(settings, monkeypatch, caplog):
+    settings.ANTHROPIC_API_KEY = "boot-test-anthropic-key"
+
+    def broken(name):
+        raise RuntimeError("no region")
+
+    monkeypatch.setattr("cards.providers.registry.get_provider", broken)
+    worker.PreloadProviders().after_process_boot(broker=None)
+    assert "could not be set up at worker start" in caplog.text
