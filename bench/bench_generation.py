@@ -487,7 +487,7 @@ class GenerationBench:
                 cold_run["wall"],
                 "s",
                 note=f"claim → request max {_fmt(cold_timeline['claim_to_request']['max'])} s "
-                "(first generation of each process imports the SDK)",
+                "(workers build their model clients at boot: rndcards.worker.PreloadProviders)",
             ),
         ]
 

@@ -10,6 +10,17 @@ class AddIndexConcurrentlyOnPostgres(AddIndexConcurrently):
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
         if schema_editor.connection.vendor == "postgresql":
+            # A CONCURRENTLY build that was cancelled (statement_timeout, a killed migrate)
+            # leaves an INVALID index of this name, and every later migrate would fail with
+            # "already exists": drop such a leftover first, so running migrate again recovers.
+            with schema_editor.connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                    "WHERE c.relname = %s AND NOT i.indisvalid",
+                    [self.index.name],
+                )
+                if cursor.fetchone():
+                    schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(self.index.name)}")
             return super().database_forwards(app_label, schema_editor, from_state, to_state)
         return migrations.AddIndex.database_forwards(self, app_label, schema_editor, from_state, to_state)
 

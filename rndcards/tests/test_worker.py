@@ -68,9 +68,19 @@ def test_a_worker_process_builds_its_model_clients_at_boot(settings):
 def test_a_provider_that_cannot_be_set_up_does_not_stop_the_worker_booting(settings, monkeypatch, caplog):
     settings.ANTHROPIC_API_KEY = "boot-test-anthropic-key"
 
+    from cards.providers.base import ProviderError
+
     def broken(name):
-        raise RuntimeError("no region")
+        raise ProviderError("anthropic (Bedrock): brak regionu AWS", permanent=True)
 
     monkeypatch.setattr("cards.providers.registry.get_provider", broken)
     worker.PreloadProviders().after_process_boot(broker=None)
-    assert "could not be set up at worker start" in caplog.text
+    assert "could not be set up at worker start: anthropic (Bedrock): brak regionu AWS" in caplog.text
+
+    def crashing(name):
+        raise RuntimeError("secret-looking SDK text")
+
+    monkeypatch.setattr("cards.providers.registry.get_provider", crashing)
+    worker.PreloadProviders().after_process_boot(broker=None)
+    assert "RuntimeError" in caplog.text
+    assert "secret-looking SDK text" not in caplog.text
