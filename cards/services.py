@@ -945,9 +945,8 @@ def _similar_pairs(
     state = sections.aggregate(n=Count("pk"), versions=Sum("version"), changed=Max("updated_at"))
     fingerprint = repr((SIMILARITY_CACHE_VERSION, batch.pk, tuple(projects), tuple(sorted(state.items()))))
     key = "similar-pairs:" + hashlib.sha256(fingerprint.encode()).hexdigest()
-    pairs = cache.get(key)
-    if pairs is None:
-        in_batch = {pk for pk, p in projects.items() if p.batch_id == batch.pk}
+
+    def compare(among: set[int]) -> list[similarity.SimilarPair]:
         # Plain (project, key, text) rows instead of model instances: a batch page reads every
         # section of its scope, and building 160+ Section objects was most of its time.
         texts: dict[int, dict[str, str]] = {}
@@ -956,7 +955,21 @@ def _similar_pairs(
         cards = [similarity.CardText(id=pk, sections=texts[pk]) for pk in projects if pk in texts]
         # The offline template's fixed text is set aside; text standard across the scope's cards
         # is discounted per section by cards.similarity itself (see there why only per section).
-        pairs = similarity.similar_pairs(cards, ignore=offline_template_shingles(), involving=in_batch)
+        return similarity.similar_pairs(cards, ignore=offline_template_shingles(), involving=among)
+
+    pairs = cache.get(key)
+    if pairs is None and involving is not None:
+        # A project page (a section just saved, say): the batch's pairs are not known for these
+        # texts yet, and only this card's are needed, 19 comparisons instead of 190 in a batch
+        # of 20. Kept under a key of their own; the batch page computes and keeps the whole set.
+        own_key = f"{key}:{','.join(map(str, sorted(involving)))}"
+        own = cache.get(own_key)
+        if own is None:
+            own = compare(involving)
+            cache.set(own_key, own, SIMILARITY_CACHE_SECONDS)
+        return projects, own
+    if pairs is None:
+        pairs = compare({pk for pk, p in projects.items() if p.batch_id == batch.pk})
         cache.set(key, pairs, SIMILARITY_CACHE_SECONDS)
     if involving is None:
         return projects, pairs

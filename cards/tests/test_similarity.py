@@ -349,6 +349,31 @@ def test_a_second_view_of_the_pairs_reads_no_section_text(owner, pair_batch):
     assert section_text_reads(ctx) == 0 and len(similar) == 1
 
 
+def test_a_project_page_before_the_batch_page_compares_only_its_own_card_and_finds_the_same_pairs(owner, pair_batch):
+    from django.core.cache import cache
+
+    good, reworded, other = pair_batch.projects.order_by("row_number")
+    for key, text in GOOD_SECTIONS.items():  # a second pair: good and other
+        services.section_update(section=other.sections.get(key=key), text=text_to_html(text), author=owner)
+    cache.clear()
+    own = {
+        project.pk: [(s["project"].pk, s["percent"], s["sections"]) for s in services.project_similar(project=project)]
+        for project in (good, reworded, other)
+    }
+    cache.clear()
+    pairs = services.batch_similar_pairs(batch=pair_batch)
+    from_batch = {
+        project.pk: [
+            ((p["b"] if p["a"].pk == project.pk else p["a"]).pk, p["percent"], p["sections"])
+            for p in pairs
+            if project.pk in (p["a"].pk, p["b"].pk)
+        ]
+        for project in (good, reworded, other)
+    }
+    assert own == from_batch
+    assert len(own[good.pk]) == 2 and len(own[reworded.pk]) == 2
+
+
 def test_an_edit_that_ends_the_copy_removes_the_pair_at_once(client, owner, pair_batch):
     good, reworded, _other = pair_batch.projects.order_by("row_number")
     assert len(services.batch_similar_pairs(batch=pair_batch)) == 1
