@@ -22,28 +22,17 @@ import statistics
 import sys
 import time
 
-from bench.common import ROOT, base_env, pg_drop, pg_recreate, run_manage
+from bench.bench_pages import app_env, page_paths, save_text
+from bench.common import ROOT, pg_drop, pg_recreate, run_manage
 
 DB_NAME = "rndcards_bench_profile"
 STATE = ROOT / "bench" / "results" / "profile-seed.json"
 STATIC_ROOT = ROOT / "bench" / "results" / "profile-static.tmp"
-# A text of its own for each save: an unchanged text is not saved again (no version, no rescoring).
-SAVE_TEXT = "<div>Tekst zapisany przy profilowaniu nr {n}: <strong>wynik</strong> i <em>wniosek</em>.</div>"
 SAVES = itertools.count(1)
 
 
 def environment(url: str) -> dict[str, str]:
-    return base_env(
-        DATABASE_URL=url,
-        REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13"),
-        RNDCARDS_REDIS_PREFIX="bench-profile",
-        DJANGO_SECRET_KEY="bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
-        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
-        DJANGO_SECURE_SSL_REDIRECT="0",
-        STATIC_ROOT=str(STATIC_ROOT),
-        LOG_LEVEL="WARNING",
-        RNDCARDS_RATE_LIMIT="1000000",
-    )
+    return app_env(url, prefix="bench-profile", static_root=STATIC_ROOT)
 
 
 def ensure_seeded(reseed: bool) -> dict:
@@ -94,13 +83,7 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext
 
     seed = state["seed"]
-    pages = {
-        "dashboard": ("GET", "/"),
-        "batch": ("GET", f"/batches/{seed['batch']}/"),
-        "project": ("GET", f"/projects/{seed['project']}/"),
-        "section_save": ("POST", f"/projects/{seed['project']}/sections/{seed['section']}/"),
-        "health": ("GET", "/health"),
-    }
+    pages = page_paths(seed)
     unknown = set(args.pages) - set(pages)
     if unknown:
         parser.error(f"unknown page(s): {', '.join(sorted(unknown))}")
@@ -110,7 +93,7 @@ def main() -> None:
     def hit(name: str) -> None:
         method, path = pages[name]
         if method == "POST":
-            data = {"text": SAVE_TEXT.format(n=next(SAVES)), "overwrite": "1"}
+            data = {"text": save_text(next(SAVES)), "overwrite": "1"}
             response = client.post(path, data, HTTP_HX_REQUEST="true")
         else:
             response = client.get(path)

@@ -418,33 +418,44 @@ def section_write(
     reverted_from: SectionVersion | None = None,
     hints: str = "",
 ) -> SectionVersion:
-    """Store a new text of a section and record it as its next version (call inside a transaction).
+    """Store a new text of an existing section and record it as its next version (call inside
+    a transaction). A card's first sections are created by sections_apply_draft.
 
     Only the text fields are saved: the regeneration state is the worker's, and a stale
     instance must not write it back.
     """
-    if section.pk is None:
-        section.version = 1
-        section.text, section.origin, section.updated_by = text, origin, author
-        section.provider, section.model_name = provider or "", model_name or ""
-        section.save()
-    else:
-        current = Section.objects.select_for_update().values_list("version", flat=True).get(pk=section.pk)
-        section.version = current + 1
-        section.text, section.origin, section.updated_by = text, origin, author
-        fields = ["text", "origin", "updated_by", "updated_at", "version"]
-        if provider is not None:
-            section.provider = provider
-            fields.append("provider")
-        if model_name is not None:
-            section.model_name = model_name
-            fields.append("model_name")
-        section.save(update_fields=fields)
-    return SectionVersion.objects.create(
+    current = Section.objects.select_for_update().values_list("version", flat=True).get(pk=section.pk)
+    section.version = current + 1
+    section.text, section.origin, section.updated_by = text, origin, author
+    fields = ["text", "origin", "updated_by", "updated_at", "version"]
+    if provider is not None:
+        section.provider = provider
+        fields.append("provider")
+    if model_name is not None:
+        section.model_name = model_name
+        fields.append("model_name")
+    section.save(update_fields=fields)
+    version = _version_of(
+        section, author=author, version_origin=version_origin, reverted_from=reverted_from, hints=hints
+    )
+    version.save()
+    return version
+
+
+def _version_of(
+    section: Section,
+    *,
+    author: User | None,
+    version_origin: str = "",
+    reverted_from: SectionVersion | None = None,
+    hints: str = "",
+) -> SectionVersion:
+    """The (unsaved) version row recording `section`'s current text."""
+    return SectionVersion(
         section=section,
         number=section.version,
-        text=text,
-        origin=version_origin or _VERSION_ORIGIN[origin],
+        text=section.text,
+        origin=version_origin or _VERSION_ORIGIN[section.origin],
         author=author,
         provider=section.provider,
         model_name=section.model_name,
@@ -463,44 +474,21 @@ def sections_apply_draft(*, project: Project, draft: CardDraft) -> None:
             section = existing.get(key)
             if section is not None and section.origin == Section.Origin.MANUAL:
                 continue  # a consultant's text is never overwritten
-            text = text_to_html(draft.sections[key])
+            written = {
+                "text": text_to_html(draft.sections[key]),
+                "origin": origin,
+                "provider": draft.provider,
+                "model_name": draft.model,
+            }
             if section is None:
-                new_sections.append(
-                    Section(
-                        project=project,
-                        key=key,
-                        position=position,
-                        text=text,
-                        origin=origin,
-                        provider=draft.provider,
-                        model_name=draft.model,
-                        version=1,
-                    )
-                )
+                new_sections.append(Section(project=project, key=key, position=position, version=1, **written))
             else:
-                section_write(
-                    section=section,
-                    text=text,
-                    origin=origin,
-                    author=None,
-                    provider=draft.provider,
-                    model_name=draft.model,
-                )
+                section_write(section=section, author=None, **written)
         if new_sections:
             # A card's first text: its sections and their first versions in two INSERTs,
             # not sixteen (the store step is most of a worker's CPU per card).
             Section.objects.bulk_create(new_sections)
-            SectionVersion.objects.bulk_create(
-                SectionVersion(
-                    section=section,
-                    number=1,
-                    text=section.text,
-                    origin=_VERSION_ORIGIN[origin],
-                    provider=section.provider,
-                    model_name=section.model_name,
-                )
-                for section in new_sections
-            )
+            SectionVersion.objects.bulk_create(_version_of(section, author=None) for section in new_sections)
     project_rescore(project=project)
 
 
