@@ -45,6 +45,7 @@ from resilience.failover import (
     generate_with_failover,
 )
 from rndcards.metrics import generation_attempt_observe
+from rndcards.ratelimit import shared_redis_down
 
 if TYPE_CHECKING:
     from cards.export.docx import CardDoc
@@ -945,23 +946,29 @@ def _similar_pairs(
         # is discounted per section by cards.similarity itself (see there why only per section).
         return similarity.similar_pairs(cards, ignore=offline_template_shingles(), involving=among)
 
-    pairs = cache.get(key)
-    if pairs is None and involving is not None:
-        # A project page (a section just saved, say): the batch's pairs are not known for these
-        # texts yet, and only this card's are needed, 19 comparisons instead of 190 in a batch
-        # of 20. Kept under a key of their own; the batch page computes and keeps the whole set.
-        own_key = f"{key}:{','.join(map(str, sorted(involving)))}"
-        own = cache.get(own_key)
-        if own is None:
-            own = compare(involving)
-            cache.set(own_key, own, SIMILARITY_CACHE_SECONDS)
-        return projects, own
-    if pairs is None:
-        pairs = compare({pk for pk, p in projects.items() if p.batch_id == batch.pk})
+    # A project page (a section just saved, say) whose batch's pairs are not known for these
+    # texts yet needs only its own card's: 19 comparisons instead of 190 in a batch of 20,
+    # kept under a key of their own. The batch page computes and keeps the whole set.
+    own_key = None if involving is None else f"{key}:{','.join(map(str, sorted(involving)))}"
+    # A hung Redis costs the cache's timeout on every call: while it is known to be down the
+    # pairs are computed as without a cache. Otherwise one read for both keys.
+    use_cache = not shared_redis_down()
+    found = cache.get_many([k for k in (key, own_key) if k]) if use_cache else {}
+    if key in found:
+        pairs = found[key]
+        if involving is None:
+            return projects, pairs
+        return projects, [p for p in pairs if p.a in involving or p.b in involving]
+    if own_key is not None:
+        if own_key not in found:
+            found[own_key] = compare(involving)
+            if use_cache:
+                cache.set(own_key, found[own_key], SIMILARITY_CACHE_SECONDS)
+        return projects, found[own_key]
+    pairs = compare({pk for pk, p in projects.items() if p.batch_id == batch.pk})
+    if use_cache:
         cache.set(key, pairs, SIMILARITY_CACHE_SECONDS)
-    if involving is None:
-        return projects, pairs
-    return projects, [p for p in pairs if p.a in involving or p.b in involving]
+    return projects, pairs
 
 
 def _mark_viewable(projects, *, batch: Batch, viewer: User | None) -> None:

@@ -418,6 +418,8 @@ def database_alive(*, timeout: float | None = None) -> bool:
         with _probe_lock:
             if _probe is probe:
                 _probe = None
+        # Its thread ends (closing its connection) as soon as the stuck check returns.
+        probe.requests.put(None)
         return False
     except Exception as exc:
         logger.warning("health check database failed: %s", type(exc).__name__)

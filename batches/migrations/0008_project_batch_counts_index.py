@@ -16,8 +16,8 @@ class AddIndexConcurrentlyOnPostgres(AddIndexConcurrently):
             with schema_editor.connection.cursor() as cursor:
                 cursor.execute(
                     "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-                    "WHERE c.relname = %s AND NOT i.indisvalid",
-                    [self.index.name],
+                    "WHERE c.relname = %s AND i.indrelid = %s::regclass AND NOT i.indisvalid",
+                    [self.index.name, "batches_project"],
                 )
                 if cursor.fetchone():
                     schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(self.index.name)}")

@@ -374,6 +374,62 @@ def test_a_project_page_before_the_batch_page_compares_only_its_own_card_and_fin
     assert len(own[good.pk]) == 2 and len(own[reworded.pk]) == 2
 
 
+@pytest.fixture
+def redis_found_down(settings):
+    """The shared Redis failed a moment ago: the limiter's store is in its back-off."""
+    from rndcards import ratelimit
+
+    settings.RNDCARDS_RATE_LIMIT_REDIS_URL = "redis://127.0.0.1:9/0"
+    ratelimit.reset_backends()
+    ratelimit._backend()._failed(ConnectionError("Redis nie odpowiada"))
+    yield
+    ratelimit.reset_backends()
+
+
+def test_while_redis_is_down_the_pairs_are_computed_without_waiting_on_the_cache(
+    owner, pair_batch, redis_found_down, monkeypatch
+):
+    """A hung Redis costs its socket timeout (2 s) on every cache call: a page must not pay it
+    while the shared Redis is known to be down."""
+    from django.core.cache import caches
+
+    good = pair_batch.projects.order_by("row_number").first()
+
+    def hangs(*args, **kwargs):
+        raise AssertionError("the cache was asked while Redis is down")
+
+    for name in ("get", "get_many", "set", "set_many"):
+        monkeypatch.setattr(type(caches["default"]), name, hangs)
+    assert len(services.batch_similar_pairs(batch=pair_batch)) == 1
+    assert len(services.project_similar(project=good)) == 1
+
+
+def test_a_project_page_asks_the_cache_once_for_both_of_its_keys(owner, pair_batch, monkeypatch):
+    from django.core.cache import caches
+
+    good = pair_batch.projects.order_by("row_number").first()
+    backend = type(caches["default"])
+    caches["default"].clear()
+    reads, depth = [], [0]
+
+    def counted(name, original):
+        def call(*args, **kwargs):
+            if not depth[0]:  # the local-memory backend's get_many calls get itself
+                reads.append(name)
+            depth[0] += 1
+            try:
+                return original(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+
+        return call
+
+    for name in ("get", "get_many"):
+        monkeypatch.setattr(backend, name, counted(name, getattr(backend, name)))
+    assert len(services.project_similar(project=good)) == 1
+    assert reads == ["get_many"]
+
+
 def test_an_edit_that_ends_the_copy_removes_the_pair_at_once(client, owner, pair_batch):
     good, reworded, _other = pair_batch.projects.order_by("row_number")
     assert len(services.batch_similar_pairs(batch=pair_batch)) == 1

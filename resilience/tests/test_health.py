@@ -329,6 +329,25 @@ def test_a_liveness_probe_that_hangs_is_abandoned_and_the_next_one_starts_afresh
         release.set()
 
 
+def test_an_abandoned_liveness_probe_ends_its_thread_once_its_stuck_check_returns(db, monkeypatch):
+    """Each probe that timed out must not leave a thread (and its database connection) for good."""
+    health.stop_liveness_probe()
+    release = threading.Event()
+    real = health.check_database
+
+    def hangs():
+        release.wait(10)
+        return real()
+
+    monkeypatch.setattr(health, "check_database", hangs)
+    assert health.database_alive(timeout=0.2) is False
+    abandoned = [t for t in threading.enumerate() if t.name == "health-liveness"]
+    assert len(abandoned) == 1
+    release.set()
+    abandoned[0].join(5)
+    assert not abandoned[0].is_alive()
+
+
 def test_a_liveness_probe_whose_connection_broke_reconnects(db, monkeypatch, persistent_connections):
     from django.db import connections
 
