@@ -13,14 +13,18 @@ class AddIndexConcurrentlyOnPostgres(AddIndexConcurrently):
             # A CONCURRENTLY build that was cancelled (statement_timeout, a killed migrate)
             # leaves an INVALID index of this name, and every later migrate would fail with
             # "already exists": drop such a leftover first, so running migrate again recovers.
-            with schema_editor.connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-                    "WHERE c.relname = %s AND i.indrelid = %s::regclass AND NOT i.indisvalid",
-                    [self.index.name, "batches_project"],
-                )
-                if cursor.fetchone():
-                    schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(self.index.name)}")
+            # (Not when only printing the SQL: sqlmigrate, the migration linter.)
+            if not schema_editor.collect_sql:
+                with schema_editor.connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                        "JOIN pg_class t ON t.oid = i.indrelid "
+                        "WHERE c.relname = %s AND t.relname = %s AND NOT i.indisvalid",
+                        [self.index.name, "batches_project"],
+                    )
+                    if cursor.fetchone():
+                        name = schema_editor.quote_name(self.index.name)
+                        schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
             return super().database_forwards(app_label, schema_editor, from_state, to_state)
         return migrations.AddIndex.database_forwards(self, app_label, schema_editor, from_state, to_state)
 
